@@ -1,0 +1,1 @@
+"""The Slack app, the scheduler, the reports and the `gapbot` command line."""

@@ -1,0 +1,1 @@
+"""Settings: the YAML file, the environment, and the team map built from them."""

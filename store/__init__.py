@@ -1,0 +1,1 @@
+"""The store: SQLModel tables, engines, migrations and the queries the rest share."""
