@@ -20,7 +20,7 @@ def _row(key: str, title: str = "Fix login", **extra: object) -> dict[str, objec
         "title": title,
         "body": "",
         "url": "",
-        "project": key.split("-")[0],
+        "project": key.split("-", maxsplit=1)[0],
         "team": "payments",
         "status": "Open",
         "status_category": "todo",
@@ -89,8 +89,18 @@ def test_links_are_replaced_with_their_origin(store: Store) -> None:
             session,
             ["PAY-1"],
             [
-                {"source_key": "PAY-1", "target_key": "CORE-9", "type": "blocks", "origin": "PAY-1"},
-                {"source_key": "PAY-1", "target_key": "OTHER-1", "type": "relates", "origin": "PAY-1"},
+                {
+                    "source_key": "PAY-1",
+                    "target_key": "CORE-9",
+                    "type": "blocks",
+                    "origin": "PAY-1",
+                },
+                {
+                    "source_key": "PAY-1",
+                    "target_key": "OTHER-1",
+                    "type": "relates",
+                    "origin": "PAY-1",
+                },
             ],
         )
     with store.session() as session:
