@@ -132,6 +132,8 @@ class FakeServer:
         self._thread: threading.Thread | None = None
         self.requests: list[Request] = []
         """Every request received, in order (faulted ones too)."""
+        self.latency = 0.0
+        """Seconds every answer is held back, to stand in for a real API's response time."""
 
     # -- configuration ------------------------------------------------------------------
     def route(self, method: str, pattern: str, handler: Handler) -> None:
@@ -174,6 +176,10 @@ class FakeServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave in separate writes; with Nagle's algorithm and delayed
+            # ACKs every keep-alive request would then wait ~40 ms.
+            disable_nagle_algorithm = True
+            wbufsize = 1 << 16
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Stay quiet: tests read `requests` instead."""
@@ -187,7 +193,10 @@ class FakeServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=type(self).__name__, daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=type(self).__name__,
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -231,6 +240,8 @@ class FakeServer:
             self._stopping.wait(fault.hang)
             raw.close_connection = True
             return
+        if self.latency:
+            self._stopping.wait(self.latency)
         response = self._answer(request, fault)
         response = self.decorate(request, response)
         try:
