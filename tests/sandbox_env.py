@@ -131,8 +131,7 @@ def snapshot(store: Store) -> dict[str, Any]:
             for item in session.scalars(select(WorkItem))
         }
         links = sorted(
-            (link.source_key, link.target_key, link.type)
-            for link in session.scalars(select(Link))
+            (link.source_key, link.target_key, link.type) for link in session.scalars(select(Link))
         )
         cursors = {
             (state.source, state.scope): (state.cursor, state.last_error)

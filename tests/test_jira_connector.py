@@ -155,13 +155,19 @@ def test_incremental_sync_reads_only_changes_in_the_users_time_zone(
     assert state.items_synced == 30 + 2 + 6  # minutes 25..30 re-read, then the two changes
 
 
-def test_the_overlap_window_catches_a_late_committed_change(store: Store, cloud: JiraServer) -> None:
+def test_the_overlap_window_catches_a_late_committed_change(
+    store: Store, cloud: JiraServer
+) -> None:
     connector = _connector(cloud)
     assert _sync(store, connector).ok
     cursor = state_of(store, "jira", "PAY").cursor
     # Changes Jira committed with timestamps just before (and well before) the cursor.
-    cloud.model.update_issue("PAY-5", summary="Inside the overlap", updated=cursor - timedelta(minutes=3))
-    cloud.model.update_issue("PAY-6", summary="Before the overlap", updated=cursor - timedelta(minutes=20))
+    cloud.model.update_issue(
+        "PAY-5", summary="Inside the overlap", updated=cursor - timedelta(minutes=3)
+    )
+    cloud.model.update_issue(
+        "PAY-6", summary="Before the overlap", updated=cursor - timedelta(minutes=20)
+    )
     assert _sync(store, connector).ok
     with store.session() as session:
         assert get_item(session, "PAY-5").title == "Inside the overlap"
