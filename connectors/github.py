@@ -290,7 +290,7 @@ class GitHubConnector:
             latest = max(reviews, key=lambda r: r[1])[0].lower() if reviews else ""
             review_state = latest or ("requested" if details["requested"] else "")
             if details["merged"]:
-                status = "merged"
+                status, category = "merged", "done"
             elif details["draft"] and state == "open":
                 status = "draft"
             created = parse_gh_time(raw.get("created_at"))

@@ -156,6 +156,9 @@ class GitHubModel:
             if repo is None:
                 raise KeyError(full_name)
             item = repo["items"][number]
+            if changes.get("merged_at") is not None:
+                changes.setdefault("state", "closed")
+                changes.setdefault("closed", changes["merged_at"])
             for name, value in changes.items():
                 if item["pull"] is not None and name in item["pull"]:
                     item["pull"][name] = value
@@ -228,6 +231,7 @@ class GitHubServer(FakeServer):
         by_id = r"/repositories/(?P<repo_id>\d+)"
         self.route("GET", "/user", self._auth(self._user))
         self.route("GET", "/rate_limit", self._auth(self._rate_limit))
+        self.route("GET", "/orgs/(?P<org>[^/]+)", self._auth(self._org))
         self.route("GET", "/orgs/(?P<org>[^/]+)/repos", self._auth(self._org_repos))
         self.route("GET", repo, self._auth(self._repo))
         for prefix in (repo, by_id):
@@ -488,6 +492,24 @@ class GitHubServer(FakeServer):
         }
         search = {"limit": 30, "used": 0, "remaining": 30, "reset": self._reset}
         return json_response({"resources": {"core": core, "search": search}, "rate": core})
+
+    def _org(self, request: Request) -> Response:
+        org = request.params["org"]
+        with self.model.lock:
+            known = any(name.split("/", 1)[0] == org.lower() for name in self.model.repos)
+        if not known:
+            return github_error(404, "Not Found")
+        return json_response(
+            {
+                "login": org,
+                "id": 5000 + sum(map(ord, org)),
+                "node_id": "MDEyOk9yZ2FuaXphdGlvbjE=",
+                "url": f"{self.url}/orgs/{org}",
+                "repos_url": f"{self.url}/orgs/{org}/repos",
+                "description": None,
+                "type": "Organization",
+            }
+        )
 
     def _org_repos(self, request: Request) -> Response:
         org = request.params["org"].lower()
