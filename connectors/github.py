@@ -53,7 +53,7 @@ def parse_gh_time(value: str | None) -> datetime | None:
     """`2024-09-17T11:00:14Z` as an aware datetime."""
     if not value:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return datetime.fromisoformat(value)
 
 
 def _header(headers: dict[str, Any] | None, name: str) -> str | None:

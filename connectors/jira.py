@@ -103,7 +103,7 @@ def parse_jira_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+        return datetime.fromisoformat(value)  # 3.11 reads Jira's "+0200" offsets
     except ValueError:
         return date_parser.isoparse(value)
 

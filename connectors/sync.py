@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -255,15 +256,30 @@ def sync_scope(
     since = None if full or cursor is None else cursor - overlap
     seen: set[str] = set()
     retry = connector.retry
+
+    def fetch(token: str | None, number: int) -> Page:
+        return retry.call(
+            f"{connector.name} {scope.name} page {number}",
+            lambda: connector.fetch_page(scope, since, token),
+        )
+
+    # One page is fetched ahead while the previous one is committed: the API and the store
+    # work at the same time. Commits stay in page order, so the cursor is as safe as ever.
+    ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{connector.name}-fetch")
     try:
         retry.call(f"{connector.name} {scope.name}", lambda: connector.check_scope(scope))
-        token: str | None = None
         tokens_seen: set[str] = set()
-        while True:
-            page = retry.call(
-                f"{connector.name} {scope.name} page {result.pages + 1}",
-                lambda current=token: connector.fetch_page(scope, since, current),  # type: ignore[misc]
-            )
+        pending: Future[Page] | None = ahead.submit(fetch, None, 1)
+        while pending is not None:
+            page = pending.result()
+            pending = None
+            if page.next_token is not None:
+                if page.next_token in tokens_seen:
+                    # A server handing the same page token twice would loop forever.
+                    msg = f"{connector.name} {scope.name}: the server repeated a page token"
+                    raise MalformedPageError(msg)
+                tokens_seen.add(page.next_token)
+                pending = ahead.submit(fetch, page.next_token, result.pages + 2)
             cursor = commit_page(
                 store,
                 connector.name,
@@ -277,14 +293,6 @@ def sync_scope(
             result.pages += 1
             result.items += len(page.records)
             progress.page_done(connector.name, scope.name, len(page.records))
-            if page.next_token is None:
-                break
-            if page.next_token in tokens_seen:
-                # A server handing the same page token twice would loop forever.
-                msg = f"{connector.name} {scope.name}: the server repeated a page token"
-                raise MalformedPageError(msg)
-            tokens_seen.add(page.next_token)
-            token = page.next_token
         if full:
             result.gone = _mark_gone(store, connector.name, scope, seen)
         with store.session() as session:
@@ -302,6 +310,10 @@ def sync_scope(
         result.status, result.error = "skipped", str(exc)
     except GapbotError as exc:
         result.status, result.error = "failed", str(exc)
+    finally:
+        # A failed commit leaves at most one fetch in flight; let it end before the client
+        # is used for the next scope.
+        ahead.shutdown(wait=True, cancel_futures=True)
     if result.error:
         log.warning("%s %s: %s", connector.name, scope.name, result.error)
         with store.session() as session:
