@@ -127,8 +127,8 @@ def build_github(count: int, rng: random.Random) -> GitHubModel:
     return model
 
 
-def run_sync(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, str]:
-    """Run `gapbot ARGS`; returns (seconds, peak RSS in MiB, stderr)."""
+def run_sync(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float]:
+    """Run `gapbot ARGS`; returns (wall seconds, CPU seconds, peak RSS in MiB)."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", *args],
@@ -147,7 +147,7 @@ def run_sync(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, fl
         sys.stderr.write(stderr)
         msg = f"gapbot {' '.join(args)} exited {process.returncode}"
         raise SystemExit(msg)
-    return elapsed, usage.ru_maxrss / 1024, stderr
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -189,26 +189,23 @@ def main() -> None:
         print(f"store: {env['DATABASE_URL'].split('?')[0]}")
         for source, count in (("jira", options.jira), ("github", options.github)):
             before = len(jira.requests) + len(github.requests)
-            seconds, rss, _ = run_sync(["sync", "--source", source], workdir, env)
+            seconds, cpu, rss = run_sync(["sync", "--source", source], workdir, env)
             requests = len(jira.requests) + len(github.requests) - before
             print(
                 f"first sync  {source:<6} {count:>6} items in {seconds:6.1f}s = "
-                f"{count / seconds:7.0f} items/s  ({requests} requests, peak RSS {rss:.0f} MiB)"
+                f"{count / seconds:7.0f} items/s wall, {count / cpu:7.0f} items per gapbot "
+                f"CPU-second ({requests} requests, peak RSS {rss:.0f} MiB)"
             )
         before = len(jira.requests) + len(github.requests)
-        seconds, rss, _ = run_sync(["sync"], workdir, env)
+        seconds, cpu, rss = run_sync(["sync"], workdir, env)
         requests = len(jira.requests) + len(github.requests) - before
         print(
-            f"re-sync, nothing changed, both sources: {seconds:.2f}s "
+            f"re-sync, nothing changed, both sources: {seconds:.2f}s wall, {cpu:.2f}s CPU "
             f"({requests} requests, peak RSS {rss:.0f} MiB)"
         )
-        started = time.perf_counter()
-        startup = subprocess.run(
-            [sys.executable, "-m", "bot", "--help"], env=env, cwd=workdir, capture_output=True,
-            check=True,
-        )  # fmt: skip
-        del startup
-        print(f"  (of which the CLI's start-up alone: {time.perf_counter() - started:.2f}s)")
+        seconds, cpu, _ = run_sync(["--help"], workdir, env)
+        print(f"  (the CLI's start-up alone, `gapbot --help`: {seconds:.2f}s wall, {cpu:.2f}s CPU)")
+        print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -261,6 +261,18 @@ def _split_top(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+def _wrapped(text: str) -> bool:
+    """Whether one pair of parentheses encloses all of `text`."""
+    if not (text.startswith("(") and text.endswith(")")):
+        return False
+    depth = 0
+    for position, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and position < len(text) - 1:
+            return False
+    return True
+
+
 def compile_jql(jql: str, model: JiraModel) -> tuple[list[Any], bool]:
     """Turn JQL into a list of predicates and whether to sort ascending by `updated`."""
     order = _ORDER.search(jql)
@@ -275,7 +287,7 @@ def compile_jql(jql: str, model: JiraModel) -> tuple[list[Any], bool]:
 
     def add(clause: str) -> None:
         clause = clause.strip()
-        while clause.startswith("(") and clause.endswith(")"):
+        while _wrapped(clause):
             clause = clause[1:-1].strip()
         if len(_split_top(clause)) > 1:
             for part in _split_top(clause):

@@ -335,3 +335,27 @@ def test_adf_to_text_keeps_the_words() -> None:
         ],
     }  # fmt: skip
     assert adf_to_text(doc) == "Hello @Ana\n- one"
+
+
+def test_a_team_query_and_the_global_filter_shape_the_jql(store: Store, cloud: JiraServer) -> None:
+    teams = [{"name": "growth", "jql": "project = PAY AND labels = checkout"}]
+    connector = _connector(cloud, teams=teams, jira={"jql": "component = Platform"})
+    report = _sync(store, connector)
+    assert [(r.scope, r.status, r.items) for r in report.results] == [("team:growth", "ok", 0)]
+    (search,) = _searches(cloud)
+    assert search.arg("jql") == (
+        "(project = PAY AND labels = checkout) AND (component = Platform) ORDER BY updated ASC"
+    )
+    connector = _connector(cloud, teams=teams)
+    assert _sync(store, connector).ok
+    with store.session() as session:
+        items = list_items(session)
+    assert sorted(i.key for i in items) == [
+        "PAY-1",
+        "PAY-11",
+        "PAY-16",
+        "PAY-21",
+        "PAY-26",
+        "PAY-6",
+    ]
+    assert {i.team for i in items} == {"unassigned"}  # a team query names no owned project

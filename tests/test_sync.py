@@ -297,3 +297,35 @@ def test_check_with_a_bad_config_exits_2(tmp_path: Path, sqlite_url: str) -> Non
     result = run_gapbot("check", cwd=workdir, env={"DATABASE_URL": sqlite_url})
     assert result.returncode == 2
     assert result.stderr.startswith("gapbot: error: gapbot.yaml:")
+
+
+def test_the_progress_bar_on_a_terminal(sqlite_url: str, jira: JiraServer) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TextColumn
+
+    from bot.commands.sync import BarProgress
+    from connectors.jira import JiraConnector
+    from connectors.sync import run_sync
+    from tests.sandbox_env import make_settings, quick_retry
+
+    settings = make_settings(jira_url=jira.url)
+    out = StringIO()
+    console = Console(file=out, force_terminal=True, width=100)
+    store = Store(sqlite_url)
+    try:
+        columns = (TextColumn("{task.description}"), TextColumn("{task.fields[items]} items"),
+                   TextColumn("{task.fields[scopes]}"))  # fmt: skip
+        with RichProgress(*columns, console=console) as bar:
+            report = run_sync(
+                settings,
+                store,
+                [JiraConnector(settings, retry=quick_retry())],
+                progress=BarProgress(bar),
+            )
+    finally:
+        store.dispose()
+    assert report.ok
+    assert "jira 121 items 2/2 scopes" in out.getvalue()
