@@ -12,6 +12,7 @@ floored to the minute, so the query can only reach further back, never skip.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import date, datetime
 from typing import Any
@@ -38,6 +39,8 @@ from connectors.records import ItemRecord, LinkRecord
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
+ANCHOR_ISSUES = 5
+"""Issues of the previous Data Center page read again, to notice offsets that shifted."""
 REQUEST_TIMEOUT = 30.0
 BASE_FIELDS = (
     "summary",
@@ -106,6 +109,11 @@ def parse_jira_time(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value)  # 3.11 reads Jira's "+0200" offsets
     except ValueError:
         return date_parser.isoparse(value)
+
+
+def _anchor(issue: dict[str, Any]) -> str:
+    """An issue's place in an `updated`-ordered result: its key and its `updated`."""
+    return f"{issue.get('key')}@{(issue.get('fields') or {}).get('updated')}"
 
 
 def _retry_after(response: Any) -> float | None:
@@ -302,24 +310,10 @@ class JiraConnector:
                 msg = f"Jira {what}: isLast is false but there is no nextPageToken"
                 raise MalformedPageError(msg)
         else:
-            start = int(token or 0)
-            data = self._call(
-                what,
-                lambda: client.search_issues(
-                    jql,
-                    startAt=start,
-                    maxResults=self.page_size,
-                    fields=self.fields(),
-                    json_result=True,
-                ),
-            )
-            issues = self._issues_of(data, what)
-            total = data.get("total")
-            if not isinstance(total, int):
-                msg = f"Jira {what}: the page has no total"
-                raise MalformedPageError(msg)
-            end = start + len(issues)
-            next_token = str(end) if issues and end < total else None
+            issues, next_token, truncated = self._offset_page(client, jql, what, token)
+            if truncated:
+                log.info("Jira %s: results shifted during the sync; the next sync goes on", what)
+                return Page(records=[], next_token=None, truncated=True)
         records = [self.record(issue) for issue in issues]
         return Page(
             records=records,
@@ -327,6 +321,49 @@ class JiraConnector:
             max_updated=max((r.updated for r in records if r.updated), default=None),
             seen_keys=[r.key for r in records],
         )
+
+    def _offset_page(
+        self, client: JIRA, jql: str, what: str, token: str | None
+    ) -> tuple[list[dict[str, Any]], str | None, bool]:
+        """A Data Center page by `startAt`, re-reading the previous page's last few issues.
+
+        Offsets shift when an issue already read is updated (it moves to the end) or deleted
+        during the sync, and the first unread issue would slip below the offset. Re-reading
+        ANCHOR_ISSUES issues and starting after the last of them still in place (same key,
+        same `updated`: an anchor that changed has moved to the end) catches that. When none
+        is found, the page ends the scope early (`truncated`): every issue not yet read sorts
+        at or after the committed cursor, so the next sync reads it.
+        """
+        state: dict[str, Any] = json.loads(token) if token else {"start": 0, "tail": []}
+        start, tail = int(state["start"]), list(state["tail"])
+        ask = max(0, start - len(tail))
+        data = self._call(
+            what,
+            lambda: client.search_issues(
+                jql,
+                startAt=ask,
+                maxResults=self.page_size + (start - ask),
+                fields=self.fields(),
+                json_result=True,
+            ),
+        )
+        issues = self._issues_of(data, what)
+        total = data.get("total")
+        if not isinstance(total, int):
+            msg = f"Jira {what}: the page has no total"
+            raise MalformedPageError(msg)
+        fresh = issues
+        if tail:
+            anchors = [n for n, issue in enumerate(issues) if _anchor(issue) in tail]
+            if not anchors:
+                return [], None, True
+            fresh = issues[anchors[-1] + 1 :]
+        end = ask + len(issues)
+        next_token = None
+        if issues and end < total:
+            anchors = [_anchor(issue) for issue in issues[-ANCHOR_ISSUES:]]
+            next_token = json.dumps({"start": end, "tail": anchors})
+        return fresh, next_token, False
 
     @staticmethod
     def _issues_of(data: Any, what: str) -> list[dict[str, Any]]:

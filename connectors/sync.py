@@ -269,6 +269,7 @@ def sync_scope(
     try:
         retry.call(f"{connector.name} {scope.name}", lambda: connector.check_scope(scope))
         tokens_seen: set[str] = set()
+        truncated = False
         pending: Future[Page] | None = ahead.submit(fetch, None, 1)
         while pending is not None:
             page = pending.result()
@@ -290,10 +291,11 @@ def sync_scope(
                 previous_cursor=cursor,
             )
             seen.update(page.seen_keys)
+            truncated = truncated or page.truncated
             result.pages += 1
             result.items += len(page.records)
             progress.page_done(connector.name, scope.name, len(page.records))
-        if full:
+        if full and not truncated:
             result.gone = _mark_gone(store, connector.name, scope, seen)
         with store.session() as session:
             _save_state(

@@ -31,7 +31,8 @@ def jira(request: pytest.FixtureRequest) -> Iterator[JiraServer]:
     """A fake Jira site (Cloud and Data Center) with PAY and CORE filled."""
     model = JiraModel(deployment=request.param)
     fill_jira(model)
-    with JiraServer(model, max_page=10) as server:
+    # Data Center pages may hold more than the 10 asked for: each re-reads 5 anchor issues.
+    with JiraServer(model, max_page=15) as server:
         yield server
 
 
@@ -101,7 +102,8 @@ def test_first_sync_reads_every_issue_with_its_fields(store: Store, jira: JiraSe
         assert searches[1].arg("nextPageToken")
     else:
         assert all(r.path == "/rest/api/2/search" for r in searches)
-        assert [r.arg("startAt") for r in searches] == ["0", "10", "20"]
+        # Each page re-reads the last 5 issues of the one before (offsets may shift).
+        assert [r.arg("startAt") for r in searches] == ["0", "5", "15"]
         assert searches[0].header("Authorization") == "Bearer jira-token"
     assert len(searches) == 3
     assert searches[0].arg("jql") == "project in (PAY) ORDER BY updated ASC"
@@ -359,3 +361,27 @@ def test_a_team_query_and_the_global_filter_shape_the_jql(store: Store, cloud: J
         "PAY-6",
     ]
     assert {i.team for i in items} == {"unassigned"}  # a team query names no owned project
+
+
+def test_offsets_shifted_by_a_change_during_the_sync_lose_nothing(store: Store) -> None:
+    """Data Center: an issue already read is updated mid-sync and moves to the end."""
+    model = JiraModel(deployment="Server")
+    fill_jira(model)
+    with JiraServer(model, max_page=15) as server:
+        teams = [{"name": "payments", "jira_projects": ["PAY"]}]
+        connector = _connector(server, teams=teams)
+        scope = connector.scopes()[0]
+        first = connector.fetch_page(scope, None, None)
+        assert [r.key for r in first.records][-1] == "PAY-10"
+        # Two issues of page 1 change: everything after them shifts two places left.
+        model.update_issue("PAY-2", summary="changed")
+        model.update_issue("PAY-3", summary="changed")
+        second = connector.fetch_page(scope, None, first.next_token)
+        assert [r.key for r in second.records][:2] == ["PAY-11", "PAY-12"]  # nothing skipped
+        # A shift larger than the anchors ends the scope early and safely.
+        for n in range(11, 25):
+            model.update_issue(f"PAY-{n}", summary="changed")
+        third = connector.fetch_page(scope, None, second.next_token)
+        assert third.truncated
+        assert third.records == []
+        assert third.next_token is None
