@@ -361,8 +361,8 @@ class JiraConnector:
         end = ask + len(issues)
         next_token = None
         if issues and end < total:
-            anchors = [_anchor(issue) for issue in issues[-ANCHOR_ISSUES:]]
-            next_token = json.dumps({"start": end, "tail": anchors})
+            new_tail = [_anchor(issue) for issue in issues[-ANCHOR_ISSUES:]]
+            next_token = json.dumps({"start": end, "tail": new_tail})
         return fresh, next_token, False
 
     @staticmethod
