@@ -68,8 +68,8 @@ def describe(item: WorkItem, *, with_priority: bool = True) -> str:
     return f"{item.key} ({item.team})"
 
 
-def progress_phrase(item: WorkItem) -> str:
-    """`which is not started` / `which is in progress (In Review)`: an item's state in words."""
+def status_note(item: WorkItem) -> str:
+    """` (In Review)`: the site's own status word, when it says more than the category."""
     # "in progress (In Progress)" says nothing twice; a site's own word ("In Review") helps.
     plain = item.status.strip().lower().replace("_", " ") in (
         "to do",
@@ -77,12 +77,16 @@ def progress_phrase(item: WorkItem) -> str:
         "in progress",
         "done",
     )
-    status = f" ({item.status})" if item.status and not plain else ""
+    return f" ({item.status})" if item.status and not plain else ""
+
+
+def progress_phrase(item: WorkItem) -> str:
+    """`which is not started` / `which is in progress (In Review)`: an item's state in words."""
     if item.status_category == TODO:
-        return f"which is not started{status}"
+        return f"which is not started{status_note(item)}"
     if item.status_category == IN_PROGRESS:
-        return f"which is in progress{status}"
-    return f"which is done{status}"
+        return f"which is in progress{status_note(item)}"
+    return f"which is done{status_note(item)}"
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:

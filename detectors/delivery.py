@@ -74,6 +74,7 @@ from detectors.common import (
     prs_by_ticket,
     severity_from,
     short_date,
+    status_note,
     team_tuple,
     whole_days,
     working_hours_between,
@@ -325,7 +326,7 @@ def detect_status_drift(snapshot: Snapshot) -> list[DetectedGap]:
                     summary=f"{ticket.key} is done but {open_prs[0].key} is still open",
                     explanation=(
                         f"Status drift: {describe(ticket)} is done"
-                        f"{f' ({ticket.status})' if ticket.status else ''} but "
+                        f"{status_note(ticket)} but "
                         f"{'its pull request' if len(open_prs) == 1 else 'its pull requests'} "
                         f"{_pr_list(open_prs)} {'is' if len(open_prs) == 1 else 'are'} "
                         "still open."
@@ -345,7 +346,7 @@ def detect_status_drift(snapshot: Snapshot) -> list[DetectedGap]:
                     summary=f"{ticket.key} is still to do while {open_prs[0].key} is open",
                     explanation=(
                         f"Status drift: {describe(ticket)} is still to do"
-                        f"{f' ({ticket.status})' if ticket.status else ''} while "
+                        f"{status_note(ticket)} while "
                         f"{'pull request' if len(open_prs) == 1 else 'pull requests'} "
                         f"{_pr_list(open_prs)} {'is' if len(open_prs) == 1 else 'are'} open: "
                         "the work is invisible in the plan."

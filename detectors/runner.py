@@ -78,6 +78,10 @@ class DetectionResult:
     """Ids of findings that are resolved as of this run."""
     open_counts: dict[tuple[str, str], int] = field(default_factory=dict)
     """Open findings found in this run, per (kind, team); a finding counts for each team."""
+    new_counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    """New and re-opened findings per (kind, team)."""
+    resolved_counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Findings resolved in this run per (kind, team)."""
     open_total: int = 0
     """Open findings found in this run (each counted once)."""
     load_seconds: float = 0.0
@@ -201,6 +205,7 @@ def reconcile(
                 col(Finding.status),
                 col(Finding.facts),
                 col(Finding.snoozed_until),
+                col(Finding.teams),
             ).where(col(Finding.kind).in_(kinds))
         )
     }
@@ -304,6 +309,20 @@ def reconcile(
             for team in gap.teams or (UNASSIGNED_TEAM,):
                 counts[(gap.kind, team)] += 1
     result.open_counts = dict(sorted(counts.items()))
+    result.new_counts = _per_kind_and_team((gaps[i].kind, gaps[i].teams) for i in result.new_open)
+    result.resolved_counts = _per_kind_and_team(
+        (stored[i].kind, tuple(stored[i].teams or ())) for i in result.resolved
+    )
+
+
+def _per_kind_and_team(
+    entries: Iterable[tuple[str, Sequence[str]]],
+) -> dict[tuple[str, str], int]:
+    counts: Counter[tuple[str, str]] = Counter()
+    for kind, teams in entries:
+        for team in teams or (UNASSIGNED_TEAM,):
+            counts[(kind, team)] += 1
+    return dict(sorted(counts.items()))
 
 
 def record_runs(session: Session, runs: Iterable[DetectorRun], now: datetime) -> None:
