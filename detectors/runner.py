@@ -39,9 +39,10 @@ from sqlmodel import col
 from config.settings import UNASSIGNED_TEAM, GapbotConfig
 from detectors.base import DetectedGap, Snapshot
 from detectors.registry import DetectorSpec, registry
+from detectors.snapshot import load_snapshot
 from store.db import Store
 from store.findings import DISMISSED, OPEN, RESOLVED, SNOOZED
-from store.models import Finding, FindingItem, Link, SyncState, WorkItem
+from store.models import Finding, FindingItem, SyncState
 
 log = logging.getLogger(__name__)
 
@@ -98,18 +99,6 @@ class DetectionResult:
         return [run for run in self.runs if run.error]
 
 
-def load_snapshot(session: Session, config: GapbotConfig, now: datetime) -> Snapshot:
-    """The store's items (not gone) and links, as the detectors read them."""
-    items = {
-        item.key: item
-        for item in session.scalars(select(WorkItem).where(col(WorkItem.gone).is_(False)))
-    }
-    links = list(session.scalars(select(Link)))
-    # The objects outlive the session: detectors read them after it closes.
-    session.expunge_all()
-    return Snapshot(items=items, links=links, now=now, config=config)
-
-
 def _error_line(exc: BaseException) -> str:
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
@@ -151,6 +140,9 @@ def _unique(gaps: Iterable[DetectedGap]) -> dict[str, DetectedGap]:
         # Two gaps with one fingerprint are one finding; the first wins.
         by_id.setdefault(gap.finding_id, gap)
     return by_id
+
+
+_CONTENT_COLUMNS = ("severity", "score", "summary", "explanation", "teams", "item_keys")
 
 
 def _content(gap: DetectedGap, now: datetime) -> dict[str, Any]:
@@ -206,6 +198,11 @@ def reconcile(
                 col(Finding.facts),
                 col(Finding.snoozed_until),
                 col(Finding.teams),
+                col(Finding.severity),
+                col(Finding.score),
+                col(Finding.summary),
+                col(Finding.explanation),
+                col(Finding.item_keys),
             ).where(col(Finding.kind).in_(kinds))
         )
     }
@@ -219,6 +216,7 @@ def reconcile(
 
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    touched: list[str] = []
     final_status: dict[str, str] = {}
     for finding_id, gap in gaps.items():
         row = _content(gap, now)
@@ -259,7 +257,15 @@ def reconcile(
             status = OPEN
         # Otherwise dismissed or snoozed with the same facts: it stays hidden; only
         # last_seen and the text move, and the facts stay those it was hidden with.
-        updates.append(row)
+        if (
+            status == previous.status
+            and not (status == OPEN and facts_changed)
+            and all(row[name] == getattr(previous, name) for name in _CONTENT_COLUMNS)
+        ):
+            # Nothing but the time changed: one UPDATE for all of these, not one each.
+            touched.append(finding_id)
+        else:
+            updates.append(row)
         final_status[finding_id] = status
 
     for finding_id, previous in stored.items():
@@ -285,6 +291,13 @@ def reconcile(
         session.execute(insert(Finding), chunk)
     for chunk in _chunks(updates):
         session.execute(update(Finding), chunk)
+    for start in range(0, len(touched), WRITE_BATCH):
+        session.execute(
+            update(Finding)
+            .where(col(Finding.id).in_(touched[start : start + WRITE_BATCH]))
+            .values(last_seen=now)
+            .execution_options(synchronize_session=False)
+        )
 
     item_inserts: list[dict[str, Any]] = []
     item_deletes: list[tuple[str, str]] = []
