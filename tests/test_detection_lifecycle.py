@@ -11,6 +11,7 @@ from sqlmodel import col
 from detectors.base import DetectedGap, Snapshot
 from detectors.registry import DetectorSpec, registry
 from detectors.runner import DETECTOR_SOURCE, run_detection
+from detectors.snapshot import load_snapshot
 from store.db import Store
 from store.findings import dismiss, get_finding, snooze
 from store.items import replace_links, upsert_items
@@ -251,3 +252,50 @@ def test_every_registered_rule_runs_on_the_store(store: Store) -> None:
     with store.session() as session:
         kinds = sorted(session.scalars(select(col(Finding.kind))))
     assert kinds == ["blocked", "priority_inversion"]
+
+
+def test_the_snapshot_reads_what_the_orm_reads(store: Store) -> None:
+    rich = item(
+        "PAY-12",
+        priority="Highest",
+        status="In Review",
+        labels=["checkout", "eu"],
+        components=["api"],
+        due=days_ago(3).date(),
+        resolved=None,
+        assignee="Dana Lee",
+    )
+    merged = pr("acme/web#45", merged=True, merged_at=days_ago(2), files=["a.py"], draft=True)
+    gone = item("PAY-13", gone=True)
+    _write(store, [rich, merged, gone], [link("acme/web#45", "implements", "PAY-12")])
+    with store.session() as session:
+        snap = load_snapshot(session, config(), NOW)
+        orm_items = {i.key: i for i in session.scalars(select(WorkItem))}
+    assert sorted(snap.items) == ["PAY-12", "acme/web#45"]  # gone items are left out
+    columns = [c.name for c in WorkItem.__table__.columns]  # type: ignore[attr-defined]
+    for key, view in snap.items.items():
+        for name in columns:
+            assert getattr(view, name) == getattr(orm_items[key], name), (key, name)
+    assert snap.items["PAY-12"].created is not None
+    assert snap.items["PAY-12"].created.tzinfo is not None
+    assert snap.items["acme/web#45"].draft is True
+    assert [(x.source_key, x.type, x.target_key) for x in snap.links] == [
+        ("acme/web#45", "implements", "PAY-12")
+    ]
+    assert repr(snap.items["PAY-12"]) == "ItemView(key='PAY-12')"
+
+
+def test_unchanged_findings_only_move_last_seen(store: Store) -> None:
+    _blocked_scenario(store)
+    specs = _specs("blocked")
+    (blocked_id,) = run_detection(store, config(), NOW, detectors=specs).new
+    before = _finding(store, blocked_id)
+    # An hour later the text is the same (still 9 days): only last_seen moves.
+    run_detection(store, config(), NOW + HOUR, detectors=specs)
+    after = _finding(store, blocked_id)
+    assert after.last_seen == NOW + HOUR
+    assert (after.explanation, after.first_seen, after.facts) == (
+        before.explanation,
+        before.first_seen,
+        before.facts,
+    )
