@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
+from detectors import registry as registry_module
 from detectors.base import DetectedGap, Snapshot
 from detectors.registry import DetectorSpec, registry
 from detectors.runner import DETECTOR_SOURCE, run_detection
@@ -40,8 +43,20 @@ def _blocked_scenario(
     _write(
         store,
         [
-            item("PAY-12", priority=waiting_priority, status="In Progress", created=days_ago(30)),
-            item("CORE-88", priority="Low", status=blocker_status, created=days_ago(9)),
+            item(
+                "PAY-12",
+                title="Card retries for EU checkout",
+                priority=waiting_priority,
+                status="In Progress",
+                created=days_ago(30),
+            ),
+            item(
+                "CORE-88",
+                title="Idempotency keys in the ledger API",
+                priority="Low",
+                status=blocker_status,
+                created=days_ago(9),
+            ),
         ],
         [link("CORE-88", "blocks", "PAY-12")],
     )
@@ -299,3 +314,51 @@ def test_unchanged_findings_only_move_last_seen(store: Store) -> None:
         before.first_seen,
         before.facts,
     )
+
+
+OPTIONAL_MODULE = """
+from detectors.base import DetectedGap
+
+
+def detect_duplicates(snapshot):
+    keys = sorted(snapshot.items)
+    return [
+        DetectedGap(
+            kind="duplicate",
+            item_keys=tuple(keys),
+            summary="same work",
+            explanation="Both items describe the same work.",
+            teams=("payments", "platform"),
+        )
+    ]
+"""
+
+
+def test_an_optional_detector_present_is_registered_run_and_reconciled(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stands in for detectors.duplicates (written separately): a module found on the path.
+    (tmp_path / "optional_dupes_for_test.py").write_text(OPTIONAL_MODULE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(
+        registry_module,
+        "OPTIONAL_DETECTORS",
+        (("duplicate", "duplicates", "optional_dupes_for_test", "detect_duplicates"),),
+    )
+    assert "duplicate" in registry()
+    _blocked_scenario(store)
+    result = run_detection(store, config(), NOW)
+    assert [r.id for r in result.runs][-1] == "duplicate"
+    assert result.open_counts[("duplicate", "payments")] == 1
+    off = run_detection(store, config(duplicates={"enabled": False}), NOW + HOUR)
+    assert "duplicate" in off.disabled
+    assert len(off.resolved) == 1
+
+
+def test_an_optional_detector_absent_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        registry_module,
+        "OPTIONAL_DETECTORS",
+        (("duplicate", "duplicates", "no_such_module_for_gapbot", "detect_duplicates"),),
+    )
+    assert "duplicate" not in registry()
