@@ -132,10 +132,15 @@ def _word_ngrams(word: str) -> list[int]:
 
 def document_words(item: IndexedText) -> tuple[list[str], list[str]]:
     """The words of an item's title, and of its components, labels and body start."""
-    title = words(item.title)
-    tags = [w for value in (*item.components, *item.labels) for w in words(value)]
-    body = words(item.body)[:BODY_WORDS]
+    title = content_words(item.title)
+    tags = [w for value in (*item.components, *item.labels) for w in content_words(value)]
+    body = content_words(item.body)[:BODY_WORDS]
     return title, tags + body
+
+
+def content_words(text: str) -> list[str]:
+    """The words of `text` that are not stop words: what the text is about."""
+    return [w for w in words(text) if w not in STOP_WORDS]
 
 
 class SimilarityIndex:
@@ -159,6 +164,7 @@ class SimilarityIndex:
         self._pruned_t: sp.csc_matrix | None = None
         self._pruned: sp.csr_matrix | None = None
         self._dead = 0
+        self._word_idf: NDArray[np.float32] | None = None
 
     # -- building -------------------------------------------------------------------------
 
@@ -191,7 +197,7 @@ class SimilarityIndex:
         for item in item_list:
             self._row_of[item.key] = len(self._rows.keys)
             self._rows.keys.append(item.key)
-            self._rows.titles.append(" ".join(words(item.title)))
+            self._rows.titles.append(" ".join(content_words(item.title)))
             self._rows.alive.append(True)
             self._rows.hub.append(0.0)
         self._invalidate()
@@ -219,7 +225,7 @@ class SimilarityIndex:
         for offset, item in enumerate(item_list):
             self._row_of[item.key] = start + offset
             self._rows.keys.append(item.key)
-            self._rows.titles.append(" ".join(words(item.title)))
+            self._rows.titles.append(" ".join(content_words(item.title)))
             self._rows.alive.append(True)
             self._rows.hub.append(0.0)
         self._invalidate()
@@ -266,6 +272,7 @@ class SimilarityIndex:
         self._invalidate()
 
     def _invalidate(self) -> None:
+        self._word_idf = None
         self._pruned = None
         self._pruned_t = None
 
@@ -445,7 +452,7 @@ class SimilarityIndex:
         vector = self.vectorize(query)
         if vector.nnz == 0:
             return []
-        return self._rank(self._query_row(vector, " ".join(words(text))), limit)
+        return self._rank(self._query_row(vector, " ".join(content_words(text))), limit)
 
     def similarity(self, key_a: str, key_b: str) -> float:
         """The final scorer's similarity of two indexed items."""
@@ -559,10 +566,14 @@ class SimilarityIndex:
         """The distinctive words and title phrases both items use, most distinctive first."""
         a, b = self._row_of[key_a], self._row_of[key_b]
         title_a, title_b = self._rows.titles[a].split(), self._rows.titles[b].split()
-        idf = self._idf(self._word_df)
+        if self._word_idf is None:
+            self._word_idf = self._idf(self._word_df)
+        idf = self._word_idf
         phrases = _shared_phrases(title_a, title_b)
-        row_a, row_b = self._words_matrix[a], self._words_matrix[b]
-        shared = np.intersect1d(row_a.indices, row_b.indices)
+        indptr, indices = self._words_matrix.indptr, self._words_matrix.indices
+        shared = np.intersect1d(
+            indices[indptr[a] : indptr[a + 1]], indices[indptr[b] : indptr[b + 1]]
+        )
         candidates = [
             (float(idf[w]), self._vocab_words[w])
             for w in shared.tolist()
