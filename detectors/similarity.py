@@ -1,0 +1,661 @@
+"""The similarity index: which work items describe the same work, fast enough for a company.
+
+How two items are compared (the "final scorer"):
+
+1. Each item's text is its title (counted `TITLE_WEIGHT` times), its components and labels,
+   and the start of its body (`BODY_WORDS` words), normalised by `detectors.text`.
+2. Two TF-IDF vectors (sublinear term frequency, smooth idf, L2-normalised) are made from it:
+   one over character 3-5-grams inside words (robust to plurals, glued identifiers and
+   spelling variants), one over whole words. Features present in more than `MAX_DF` of a
+   large corpus carry no signal and get no weight. The cosine of the two items is
+   `CHAR_WEIGHT * cos_char + (1 - CHAR_WEIGHT) * cos_word`.
+3. The score blends that cosine with rapidfuzz's `token_set_ratio` of the two titles:
+   `score = (1 - FUZZ_WEIGHT) * cosine + FUZZ_WEIGHT * ratio`.
+4. Hubness correction (CSLS, Conneau et al. 2018): an item that is close to everything (a
+   generic "update docs") is a poor witness. Each item's `hub` is the mean score of its
+   `HUB_NEIGHBOURS` nearest neighbours; rankings use `score - HUB_ALPHA * hub(other)`, the
+   duplicate verdict `score - HUB_ALPHA * (hub(a) + hub(b)) / 2`.
+
+How it scales: no all-pairs product. Each vector is pruned to its `CANDIDATE_TERMS` heaviest
+features; a sparse product of the pruned vectors, in row blocks, keeps each row's best
+`CANDIDATE_COUNT` partners; only those candidates are rescored exactly. Features are hashed
+into a fixed space and words' n-grams are computed once per distinct word (the document x
+word matrix times a word x n-gram matrix), so building 100,000 items takes seconds.
+
+Items are added, changed and removed incrementally (`upsert`, `remove`): changed rows are
+re-vectorised with the current idf and appended, and the old rows are dropped from use. The
+idf is refreshed by `build` (a rebuild from the store at start).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from rapidfuzz import fuzz
+from sklearn.utils import murmurhash3_32
+
+from detectors.text import STOP_WORDS, words
+
+TITLE_WEIGHT = 3
+"""How many times the title's words count: a title says what the work is."""
+BODY_WORDS = 100
+"""Words of the body used; the rest of a long description is detail, not topic."""
+NGRAM_MIN, NGRAM_MAX = 3, 5
+"""Character n-gram lengths, taken inside words padded with a space at each end."""
+CHAR_BUCKETS = 1 << 20
+"""Hashed character n-gram features."""
+WORD_BUCKETS = 1 << 20
+"""Hashed word features (they follow the n-gram features in one vector)."""
+MAX_DF = 0.5
+"""A feature in more than this share of items gets no weight (only for large corpora)."""
+MAX_DF_MIN_ITEMS = 200
+"""Below this many items, document frequencies are too noisy to drop features by them."""
+CHAR_WEIGHT = 0.75
+"""Share of the character n-gram cosine in the blended cosine (the rest is words)."""
+FUZZ_WEIGHT = 0.1
+"""Share of rapidfuzz's title token-set ratio in the final score."""
+HUB_NEIGHBOURS = 5
+"""Nearest neighbours whose mean score makes an item's hubness."""
+HUB_ALPHA = 0.5
+"""How much an item's hubness is subtracted from scores that involve it."""
+CANDIDATE_TERMS = 48
+"""Heaviest features of a vector kept for candidate generation."""
+CANDIDATE_COUNT = 60
+"""Candidates kept per item in a scan, before exact rescoring."""
+QUERY_CANDIDATES = 200
+"""Candidates rescored for one `similar` or `search` query."""
+BLOCK_ROWS = 2000
+"""Rows per block of the candidate product (bounds peak memory)."""
+
+
+@dataclass(frozen=True)
+class IndexedText:
+    """What the index reads of an item."""
+
+    key: str
+    title: str
+    body: str = ""
+    labels: Sequence[str] = ()
+    components: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Match:
+    """One item found similar to a query or another item."""
+
+    key: str
+    score: float
+    """The ranking score: the similarity less the other item's hubness, clipped to [0, 1]."""
+    similarity: float
+    """The final scorer's similarity, before hubness correction."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two items the scan found similar (`a` < `b`)."""
+
+    a: str
+    b: str
+    similarity: float
+    score: float
+    """The verdict score: the similarity less both items' mean hubness, clipped to [0, 1]."""
+
+
+@dataclass
+class _Rows:
+    """Per-row state that grows with appends."""
+
+    keys: list[str] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    alive: list[bool] = field(default_factory=list)
+    hub: list[float] = field(default_factory=list)
+
+
+def _word_ngrams(word: str) -> list[int]:
+    """Hashed character n-grams of one word, as scikit-learn's `char_wb` analyser cuts them."""
+    padded = f" {word} "
+    buckets: list[int] = []
+    for n in range(NGRAM_MIN, NGRAM_MAX + 1):
+        if len(padded) <= n:
+            buckets.append(murmurhash3_32(padded, positive=True) % CHAR_BUCKETS)
+            break
+        for start in range(len(padded) - n + 1):
+            gram = padded[start : start + n]
+            buckets.append(murmurhash3_32(gram, positive=True) % CHAR_BUCKETS)
+    return buckets
+
+
+def document_words(item: IndexedText) -> tuple[list[str], list[str]]:
+    """The words of an item's title, and of its components, labels and body start."""
+    title = content_words(item.title)
+    tags = [w for value in (*item.components, *item.labels) for w in content_words(value)]
+    body = content_words(item.body)[:BODY_WORDS]
+    return title, tags + body
+
+
+def content_words(text: str) -> list[str]:
+    """The words of `text` that are not stop words: what the text is about."""
+    return [w for w in words(text) if w not in STOP_WORDS]
+
+
+class SimilarityIndex:
+    """Work items as vectors, with candidate generation, exact rescoring and explanations."""
+
+    def __init__(self) -> None:
+        """An empty index; `build` or `upsert` fills it."""
+        self._vocab: dict[str, int] = {}
+        self._vocab_words: list[str] = []
+        self._word_grams: list[list[int]] = []
+        self._grams: sp.csr_matrix = sp.csr_matrix((0, CHAR_BUCKETS), dtype=np.float32)
+        self._word_df: NDArray[np.int32] = np.zeros(0, dtype=np.int32)
+        self._char_df: NDArray[np.int32] = np.zeros(CHAR_BUCKETS, dtype=np.int32)
+        self._docs = 0
+        self._rows = _Rows()
+        self._row_of: dict[str, int] = {}
+        self._matrix: sp.csr_matrix = sp.csr_matrix(
+            (0, CHAR_BUCKETS + WORD_BUCKETS), dtype=np.float32
+        )
+        self._words_matrix: sp.csr_matrix = sp.csr_matrix((0, 0), dtype=np.float32)
+        self._pruned_t: sp.csc_matrix | None = None
+        self._pruned: sp.csr_matrix | None = None
+        self._dead = 0
+        self._word_idf: NDArray[np.float32] | None = None
+
+    # -- building -------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """How many live items the index holds."""
+        return len(self._row_of)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether the index holds an item of that key."""
+        return key in self._row_of
+
+    @property
+    def keys(self) -> list[str]:
+        """Keys of the live items, in row order."""
+        return [k for k, alive in zip(self._rows.keys, self._rows.alive, strict=True) if alive]
+
+    def build(self, items: Iterable[IndexedText], *, scan: bool = True) -> None:
+        """Index `items` from scratch (fresh idf); with `scan`, also compute hubness."""
+        self.__init__()  # type: ignore[misc]
+        item_list = list({item.key: item for item in items}.values())
+        if not item_list:
+            return
+        counts = self._count_words(item_list)
+        self._words_matrix = counts
+        self._docs = len(item_list)
+        char_counts = self._char_counts(counts)
+        self._char_df = np.bincount(char_counts.indices, minlength=CHAR_BUCKETS).astype(np.int32)
+        self._word_df = np.bincount(counts.indices, minlength=len(self._vocab)).astype(np.int32)
+        self._matrix = self._weigh(counts, char_counts)
+        for item in item_list:
+            self._row_of[item.key] = len(self._rows.keys)
+            self._rows.keys.append(item.key)
+            self._rows.titles.append(" ".join(content_words(item.title)))
+            self._rows.alive.append(True)
+            self._rows.hub.append(0.0)
+        self._invalidate()
+        if scan:
+            self.scan(0.0, keep_pairs=False)
+
+    def upsert(self, items: Iterable[IndexedText]) -> None:
+        """Add new items and re-index changed ones (their old rows stop counting)."""
+        item_list = list({item.key: item for item in items}.values())
+        if not item_list:
+            return
+        self.remove(item.key for item in item_list if item.key in self._row_of)
+        counts = self._count_words(item_list)
+        char_counts = self._char_counts(counts)
+        self._char_df += np.bincount(char_counts.indices, minlength=CHAR_BUCKETS).astype(np.int32)
+        self._word_df += np.bincount(counts.indices, minlength=len(self._vocab)).astype(np.int32)
+        self._docs += len(item_list)
+        matrix = self._weigh(counts, char_counts)
+        width = len(self._vocab)
+        self._words_matrix = sp.vstack(
+            [_widen(self._words_matrix, width), _widen(counts, width)], format="csr"
+        )
+        self._matrix = sp.vstack([self._matrix, matrix], format="csr")
+        start = len(self._rows.keys)
+        for offset, item in enumerate(item_list):
+            self._row_of[item.key] = start + offset
+            self._rows.keys.append(item.key)
+            self._rows.titles.append(" ".join(content_words(item.title)))
+            self._rows.alive.append(True)
+            self._rows.hub.append(0.0)
+        self._invalidate()
+        # A new item's hubness comes from its own neighbourhood; the others' are refreshed
+        # by the next scan or rebuild.
+        for offset in range(len(item_list)):
+            row = start + offset
+            sims = self._query_row(self._matrix[row], self._rows.titles[row], exclude=row)
+            self._rows.hub[row] = _hub(sims)
+        if self._dead > max(1000, len(self._rows.keys) // 4):
+            self._compact()
+
+    def remove(self, keys: Iterable[str]) -> None:
+        """Forget items; their rows stay until compaction but are never returned."""
+        gone: list[int] = []
+        for key in list(keys):
+            row = self._row_of.pop(key, None)
+            if row is None:
+                continue
+            self._rows.alive[row] = False
+            gone.append(row)
+        if not gone:
+            return
+        self._dead += len(gone)
+        self._docs -= len(gone)
+        counts = self._words_matrix[gone]
+        np.subtract.at(self._word_df, counts.indices, 1)
+        np.subtract.at(self._char_df, self._char_counts(counts).indices, 1)
+        self._invalidate()
+
+    def _compact(self) -> None:
+        alive = np.flatnonzero(np.array(self._rows.alive, dtype=bool))
+        self._matrix = self._matrix[alive]
+        self._words_matrix = self._words_matrix[alive]
+        rows = _Rows(
+            keys=[self._rows.keys[i] for i in alive],
+            titles=[self._rows.titles[i] for i in alive],
+            alive=[True] * len(alive),
+            hub=[self._rows.hub[i] for i in alive],
+        )
+        self._rows = rows
+        self._row_of = {key: i for i, key in enumerate(rows.keys)}
+        self._dead = 0
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        self._word_idf = None
+        self._pruned = None
+        self._pruned_t = None
+
+    def _count_words(self, items: Sequence[IndexedText]) -> sp.csr_matrix:
+        """Document x word counts (title words weighted), growing the vocabulary."""
+        indptr = [0]
+        indices: list[int] = []
+        data: list[float] = []
+        vocab = self._vocab
+        for item in items:
+            title, rest = document_words(item)
+            bag: dict[int, float] = {}
+            for weight, group in ((float(TITLE_WEIGHT), title), (1.0, rest)):
+                for word in group:
+                    wid = vocab.get(word)
+                    if wid is None:
+                        wid = len(self._vocab_words)
+                        vocab[word] = wid
+                        self._vocab_words.append(word)
+                        self._word_grams.append(_word_ngrams(word))
+                    bag[wid] = bag.get(wid, 0.0) + weight
+            indices.extend(bag)
+            data.extend(bag.values())
+            indptr.append(len(indices))
+        if len(self._word_df) < len(vocab):
+            grown = np.zeros(len(vocab) - len(self._word_df), dtype=np.int32)
+            self._word_df = np.concatenate([self._word_df, grown])
+        return sp.csr_matrix(
+            (np.array(data, dtype=np.float32), np.array(indices, dtype=np.int32), indptr),
+            shape=(len(items), len(vocab)),
+        )
+
+    def _gram_matrix(self, width: int) -> sp.csr_matrix:
+        """Word x hashed n-gram counts for the first `width` words (built once per word)."""
+        have = self._grams.shape[0]
+        if width > have:
+            new = self._word_grams[have:width]
+            lengths = np.fromiter((len(g) for g in new), dtype=np.int64, count=len(new))
+            indptr = np.concatenate([[0], np.cumsum(lengths)])
+            indices = np.fromiter(
+                (b for grams in new for b in grams), dtype=np.int32, count=int(indptr[-1])
+            )
+            data = np.ones(len(indices), dtype=np.float32)
+            added = sp.csr_matrix((data, indices, indptr), shape=(len(new), CHAR_BUCKETS))
+            added.sum_duplicates()
+            self._grams = sp.vstack([self._grams, added], format="csr")
+        if width == self._grams.shape[0]:
+            return self._grams
+        return self._grams[:width]
+
+    def _char_counts(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        grams = self._gram_matrix(counts.shape[1])
+        result: sp.csr_matrix = (counts @ grams).tocsr()
+        return result
+
+    def _idf(self, df: NDArray[np.int32]) -> NDArray[np.float32]:
+        docs = max(self._docs, 1)
+        idf = (np.log((1.0 + docs) / (1.0 + np.maximum(df, 0))) + 1.0).astype(np.float32)
+        if docs >= MAX_DF_MIN_ITEMS:
+            idf[df > MAX_DF * docs] = 0.0
+        return idf
+
+    def _weigh(self, counts: sp.csr_matrix, char_counts: sp.csr_matrix) -> sp.csr_matrix:
+        """TF-IDF of both views, normalised, weighted and side by side."""
+        parts = []
+        for matrix, df, weight in (
+            (char_counts, self._char_df, CHAR_WEIGHT),
+            (counts, self._word_df, 1.0 - CHAR_WEIGHT),
+        ):
+            tfidf = matrix.astype(np.float32, copy=True)
+            tfidf.data = np.log(tfidf.data) + 1.0
+            tfidf.data *= self._idf(df)[tfidf.indices]
+            _normalize_rows(tfidf)
+            tfidf.data *= math.sqrt(weight)
+            parts.append(tfidf)
+        char_part, word_part = parts
+        word_part = sp.csr_matrix(
+            (word_part.data, word_part.indices % WORD_BUCKETS, word_part.indptr),
+            shape=(word_part.shape[0], WORD_BUCKETS),
+        )
+        word_part.sum_duplicates()
+        combined: sp.csr_matrix = sp.hstack([char_part, word_part], format="csr")
+        combined.sort_indices()
+        return combined
+
+    def vectorize(self, text: IndexedText) -> sp.csr_matrix:
+        """The vector of a text that is not (necessarily) in the index, with current idf."""
+        counts = self._count_words([text])
+        return self._weigh(counts, self._char_counts(counts))
+
+    # -- candidates and scores ---------------------------------------------------------------
+
+    def _prepare(self) -> tuple[sp.csr_matrix, sp.csc_matrix]:
+        if self._pruned is None or self._pruned_t is None:
+            pruned = _prune_rows(self._matrix, CANDIDATE_TERMS)
+            dead = np.flatnonzero(~np.array(self._rows.alive, dtype=bool))
+            if len(dead):
+                keep = np.ones(pruned.shape[0], dtype=np.float32)
+                keep[dead] = 0.0
+                pruned = (sp.diags(keep) @ pruned).tocsr()
+                pruned.eliminate_zeros()
+            self._pruned = pruned
+            self._pruned_t = pruned.T.tocsr()
+        return self._pruned, self._pruned_t
+
+    def _exact(self, rows_a: NDArray[np.int64], rows_b: NDArray[np.int64]) -> NDArray[np.float32]:
+        """The final scorer's similarity for each (row_a, row_b)."""
+        if len(rows_a) == 0:
+            return np.zeros(0, dtype=np.float32)
+        cosine = np.empty(len(rows_a), dtype=np.float32)
+        step = 20000
+        for start in range(0, len(rows_a), step):
+            a = self._matrix[rows_a[start : start + step]]
+            b = self._matrix[rows_b[start : start + step]]
+            cosine[start : start + step] = np.asarray(a.multiply(b).sum(axis=1)).ravel()
+        titles = self._rows.titles
+        ratio = np.fromiter(
+            (
+                fuzz.token_set_ratio(titles[i], titles[j])
+                for i, j in zip(rows_a.tolist(), rows_b.tolist(), strict=True)
+            ),
+            dtype=np.float32,
+            count=len(rows_a),
+        )
+        return (1.0 - FUZZ_WEIGHT) * cosine + FUZZ_WEIGHT * ratio / 100.0
+
+    def _query_row(
+        self, vector: sp.csr_matrix, title: str, *, exclude: int | None = None
+    ) -> list[tuple[int, float]]:
+        """(row, similarity) of the best candidates for one vector, best first."""
+        _, pruned_t = self._prepare()
+        query = _prune_rows(vector, CANDIDATE_TERMS * 2)
+        product = (query @ pruned_t).tocsr()
+        cols, vals = product.indices, product.data
+        if exclude is not None:
+            keep = cols != exclude
+            cols, vals = cols[keep], vals[keep]
+        if len(cols) > QUERY_CANDIDATES:
+            top = np.argpartition(-vals, QUERY_CANDIDATES)[:QUERY_CANDIDATES]
+            cols = cols[top]
+        if len(cols) == 0:
+            return []
+        cosine = np.asarray((self._matrix[cols] @ vector.T).todense()).ravel()
+        ratio = np.array(
+            [fuzz.token_set_ratio(title, self._rows.titles[c]) for c in cols.tolist()],
+            dtype=np.float32,
+        )
+        sims = (1.0 - FUZZ_WEIGHT) * cosine + FUZZ_WEIGHT * ratio / 100.0
+        order = np.argsort(-sims, kind="stable")
+        return [(int(cols[i]), float(sims[i])) for i in order]
+
+    def _rank(self, found: list[tuple[int, float]], limit: int) -> list[Match]:
+        hub = self._rows.hub
+        ranked = sorted(
+            (
+                Match(
+                    key=self._rows.keys[row],
+                    score=_clip(sim - HUB_ALPHA * hub[row]),
+                    similarity=_clip(sim),
+                )
+                for row, sim in found
+                if self._rows.alive[row]
+            ),
+            key=lambda m: (-(m.similarity - HUB_ALPHA * hub[self._row_of[m.key]]), m.key),
+        )
+        return ranked[:limit]
+
+    def similar(self, key: str, limit: int = 10) -> list[Match]:
+        """The items most like the item `key` (never itself), best first; KeyError if unknown."""
+        row = self._row_of[key]
+        found = self._query_row(self._matrix[row], self._rows.titles[row], exclude=row)
+        return self._rank(found, limit)
+
+    def search(self, text: str, limit: int = 10) -> list[Match]:
+        """The items most like free text (matched as a title), best first."""
+        query = IndexedText(key="", title=text)
+        vector = self.vectorize(query)
+        if vector.nnz == 0:
+            return []
+        return self._rank(self._query_row(vector, " ".join(content_words(text))), limit)
+
+    def similarity(self, key_a: str, key_b: str) -> float:
+        """The final scorer's similarity of two indexed items."""
+        a, b = self._row_of[key_a], self._row_of[key_b]
+        return float(self._exact(np.array([a]), np.array([b]))[0])
+
+    def pair_score(self, key_a: str, key_b: str, similarity: float | None = None) -> float:
+        """The verdict score of two indexed items: similarity less their mean hubness."""
+        a, b = self._row_of[key_a], self._row_of[key_b]
+        sim = self.similarity(key_a, key_b) if similarity is None else similarity
+        return _clip(sim - HUB_ALPHA * (self._rows.hub[a] + self._rows.hub[b]) / 2.0)
+
+    def hubness(self, key: str) -> float:
+        """The mean similarity of the item's nearest neighbours."""
+        return self._rows.hub[self._row_of[key]]
+
+    def candidate_pairs(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Row pairs (a < b) that share heavy features: each row's best candidates."""
+        pruned, pruned_t = self._prepare()
+        firsts: list[NDArray[np.int64]] = []
+        seconds: list[NDArray[np.int64]] = []
+        n_rows = pruned.shape[0]
+        for start in range(0, n_rows, BLOCK_ROWS):
+            block = (pruned[start : start + BLOCK_ROWS] @ pruned_t).tocsr()
+            # The block's row i is the matrix's row start + i: drop each row's self-match.
+            block.setdiag(0, k=start)
+            block.eliminate_zeros()
+            rows, cols = _top_per_row(block, CANDIDATE_COUNT)
+            rows += start
+            firsts.append(np.minimum(rows, cols))
+            seconds.append(np.maximum(rows, cols))
+        if not firsts:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        a = np.concatenate(firsts)
+        b = np.concatenate(seconds)
+        codes = np.unique(a * n_rows + b)
+        return codes // n_rows, codes % n_rows
+
+    def scan(self, min_similarity: float, *, keep_pairs: bool = True) -> list[Pair]:
+        """Every candidate pair with similarity at least `min_similarity`; refreshes hubness.
+
+        Args:
+            min_similarity: the lowest final-scorer similarity returned.
+            keep_pairs: False only refreshes hubness and returns nothing.
+
+        Returns:
+            Pairs, best verdict score first.
+        """
+        rows_a, rows_b = self.candidate_pairs()
+        sims = self._exact(rows_a, rows_b)
+        self._refresh_hubness(rows_a, rows_b, sims)
+        if not keep_pairs:
+            return []
+        keep = sims >= min_similarity
+        hub = np.array(self._rows.hub, dtype=np.float32)
+        keys = self._rows.keys
+        pairs = []
+        for a, b, sim in zip(
+            rows_a[keep].tolist(), rows_b[keep].tolist(), sims[keep].tolist(), strict=True
+        ):
+            score = _clip(sim - HUB_ALPHA * (hub[a] + hub[b]) / 2.0)
+            first, second = sorted((keys[a], keys[b]))
+            pairs.append(Pair(first, second, _clip(sim), score))
+        pairs.sort(key=lambda p: (-p.score, p.a, p.b))
+        return pairs
+
+    def _refresh_hubness(
+        self, rows_a: NDArray[np.int64], rows_b: NDArray[np.int64], sims: NDArray[np.float32]
+    ) -> None:
+        n_rows = len(self._rows.keys)
+        rows = np.concatenate([rows_a, rows_b])
+        values = np.concatenate([sims, sims])
+        order = np.lexsort((-values, rows))
+        rows, values = rows[order], values[order]
+        starts = np.searchsorted(rows, np.arange(n_rows))
+        ends = np.searchsorted(rows, np.arange(n_rows), side="right")
+        hub = [0.0] * n_rows
+        for row in range(n_rows):
+            top = values[starts[row] : min(ends[row], starts[row] + HUB_NEIGHBOURS)]
+            hub[row] = float(top.sum() / HUB_NEIGHBOURS) if len(top) else 0.0
+        self._rows.hub = hub
+
+    def exhaustive_pairs(self, min_similarity: float) -> list[tuple[str, str, float]]:
+        """All pairs at or above `min_similarity` by comparing every pair (for benchmarks)."""
+        alive = np.flatnonzero(np.array(self._rows.alive, dtype=bool))
+        matrix = self._matrix[alive]
+        matrix_t = matrix.T.tocsr()
+        # A pair whose cosine is this low cannot reach min_similarity even with a perfect
+        # title ratio, so its ratio is not computed: the result is still exact.
+        floor = (min_similarity - FUZZ_WEIGHT) / (1.0 - FUZZ_WEIGHT)
+        found: list[tuple[str, str, float]] = []
+        for start in range(0, len(alive), 1000):
+            block = (matrix[start : start + 1000] @ matrix_t).toarray()
+            local_rows, cols = np.nonzero(np.triu(block, k=1 - 0) > floor)
+            keep = local_rows + start < cols
+            local_rows, cols = local_rows[keep], cols[keep]
+            rows_a = alive[local_rows + start]
+            rows_b = alive[cols]
+            sims = self._exact(rows_a.astype(np.int64), rows_b.astype(np.int64))
+            keys = self._rows.keys
+            for a, b, sim in zip(rows_a.tolist(), rows_b.tolist(), sims.tolist(), strict=True):
+                if sim >= min_similarity:
+                    first, second = sorted((keys[a], keys[b]))
+                    found.append((first, second, sim))
+        return found
+
+    # -- explanations -------------------------------------------------------------------------
+
+    def shared_terms(self, key_a: str, key_b: str, limit: int = 5) -> list[str]:
+        """The distinctive words and title phrases both items use, most distinctive first."""
+        a, b = self._row_of[key_a], self._row_of[key_b]
+        title_a, title_b = self._rows.titles[a].split(), self._rows.titles[b].split()
+        if self._word_idf is None:
+            self._word_idf = self._idf(self._word_df)
+        idf = self._word_idf
+        phrases = _shared_phrases(title_a, title_b)
+        indptr, indices = self._words_matrix.indptr, self._words_matrix.indices
+        shared = np.intersect1d(
+            indices[indptr[a] : indptr[a + 1]], indices[indptr[b] : indptr[b + 1]]
+        )
+        candidates = [
+            (float(idf[w]), self._vocab_words[w])
+            for w in shared.tolist()
+            if idf[w] > 0
+            and self._vocab_words[w] not in STOP_WORDS
+            and len(self._vocab_words[w]) > 2
+            and not self._vocab_words[w].isdigit()
+        ]
+        in_titles = set(title_a) & set(title_b)
+        # Words shared by both titles come first: the title is what a reader compares.
+        candidates.sort(key=lambda c: (c[1] not in in_titles, -c[0], c[1]))
+        terms: list[str] = list(phrases)
+        covered = {w for phrase in phrases for w in phrase.split()}
+        for _, word in candidates:
+            if word not in covered:
+                terms.append(word)
+                covered.add(word)
+            if len(terms) >= limit:
+                break
+        return terms[:limit]
+
+
+def _shared_phrases(title_a: list[str], title_b: list[str]) -> list[str]:
+    """Longest runs of two or more consecutive title words both titles have."""
+    phrases: list[str] = []
+    used: set[int] = set()
+    for length in range(min(len(title_a), len(title_b), 4), 1, -1):
+        grams_b = {tuple(title_b[i : i + length]) for i in range(len(title_b) - length + 1)}
+        for i in range(len(title_a) - length + 1):
+            gram = tuple(title_a[i : i + length])
+            span = set(range(i, i + length))
+            content = [w for w in gram if w not in STOP_WORDS]
+            if gram in grams_b and not span & used and len(content) >= 2:
+                phrases.append(" ".join(gram))
+                used |= span
+    return phrases
+
+
+def _hub(found: list[tuple[int, float]]) -> float:
+    top = [sim for _, sim in found[:HUB_NEIGHBOURS]]
+    return sum(top) / HUB_NEIGHBOURS if top else 0.0
+
+
+def _clip(value: float) -> float:
+    return float(min(1.0, max(0.0, value)))
+
+
+def _widen(matrix: sp.csr_matrix, width: int) -> sp.csr_matrix:
+    return sp.csr_matrix(
+        (matrix.data, matrix.indices, matrix.indptr), shape=(matrix.shape[0], width)
+    )
+
+
+def _normalize_rows(matrix: sp.csr_matrix) -> None:
+    squares = matrix.multiply(matrix).sum(axis=1)
+    norms = np.sqrt(np.asarray(squares).ravel()).astype(np.float32)
+    norms[norms == 0] = 1.0
+    matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
+
+
+def _prune_rows(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
+    """Each row's `keep` heaviest entries (ties broken by column)."""
+    lengths = np.diff(matrix.indptr)
+    if len(lengths) == 0 or lengths.max(initial=0) <= keep:
+        return matrix.copy()
+    rows = np.repeat(np.arange(matrix.shape[0]), lengths)
+    order = np.lexsort((-matrix.data, rows))
+    rank = np.arange(len(order)) - np.repeat(matrix.indptr[:-1], lengths)
+    chosen = order[rank < keep]
+    pruned: sp.csr_matrix = sp.coo_matrix(
+        (matrix.data[chosen], (rows[chosen], matrix.indices[chosen])), shape=matrix.shape
+    ).tocsr()
+    return pruned
+
+
+def _top_per_row(matrix: sp.csr_matrix, keep: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(row, column) of each row's `keep` largest entries."""
+    lengths = np.diff(matrix.indptr)
+    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), lengths)
+    if len(rows) == 0:
+        return rows, rows
+    order = np.lexsort((-matrix.data, rows))
+    rank = np.arange(len(order)) - np.repeat(matrix.indptr[:-1], lengths)
+    chosen = order[rank < keep]
+    return rows[chosen], matrix.indices[chosen].astype(np.int64)

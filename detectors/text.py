@@ -1,0 +1,107 @@
+"""Turning a ticket's or pull request's text into words a matcher can compare.
+
+Jira wiki markup, Markdown, code blocks, stack traces and URLs are each cut down to what
+still says something (the first line of a trace, the host and path words of a link, the first
+identifiers of a code block), so they neither dominate two texts' similarity nor vanish from
+it. Identifiers are split (`JApplicationWebClient` -> `j application web client`,
+`snake_case` -> `snake case`) because teams spell the same thing both ways.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+STOP_WORDS: frozenset[str] = frozenset(ENGLISH_STOP_WORDS) | frozenset(
+    # Generic tracker words: they say that an item is an item, not what it is about.
+    {"fix", "fixes", "fixed", "bug", "issue", "issues", "add", "adds", "added", "pr", "ticket"}
+)
+"""Words never named as shared evidence (a generic English list, plus tracker verbs)."""
+
+CODE_BLOCK_TOKENS = 12
+"""Identifiers kept from a code block: enough to match on, too few to dominate."""
+
+_CODE_FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
+_JIRA_CODE = re.compile(r"\{(code|noformat)(?::[^}]*)?\}(.*?)(?:\{\1\}|\Z)", re.S | re.I)
+_TRACE_FRAME = re.compile(
+    r"^\s*(?:at\s+[\w$.<>]+\(.*\)|File \".*\", line \d+.*"
+    r"|\.\.\. \d+ more|#\d+\s+0x[0-9a-f]+.*)\s*$",
+    re.M,
+)
+_URL = re.compile(r"\b(?:https?://|www\.)[^\s\]|)>\"']+", re.I)
+_JIRA_LINK = re.compile(r"\[([^\]|]*)\|[^\]]*\]")
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_JIRA_IMAGE = re.compile(r"!([^!\s|]+)(?:\|[^!]*)?!")
+_JIRA_TAGS = re.compile(r"\{(?:color|panel|quote|noformat|code)(?::[^}]*)?\}", re.I)
+_JIRA_HEADING = re.compile(r"^\s*(?:h[1-6]\.|bq\.)\s*", re.M)
+_MENTION = re.compile(r"\[~[^\]]*\]")
+_CAMEL_LOWER_UPPER = re.compile(r"([a-z0-9])([A-Z])")
+_CAMEL_ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _shorten_code(match: re.Match[str]) -> str:
+    code = match.group(2) if match.lastindex and match.lastindex >= 2 else match.group(0)
+    code = code.strip("`")
+    identifiers = re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", code)
+    return " " + " ".join(identifiers[:CODE_BLOCK_TOKENS]) + " "
+
+
+def _shorten_url(match: re.Match[str]) -> str:
+    url = re.sub(r"^(?:https?://)?(?:www\.)?", "", match.group(0), flags=re.I)
+    host, _, path = url.partition("/")
+    # The host's name (not its TLD) and the path's words say what is linked; ids and
+    # query strings do not.
+    host_words = host.split(".")[:-1] or [host]
+    path_words = [w for w in re.split(r"[/_\-.?=&#]+", path) if w and not w.isdigit()][:4]
+    return " " + " ".join(host_words + path_words) + " "
+
+
+def strip_markup(text: str) -> str:
+    """Text without Jira/Markdown markup, with code, traces and URLs cut to their gist."""
+    if not text:
+        return ""
+    text = _CODE_FENCE.sub(_shorten_code, text)
+    text = _JIRA_CODE.sub(_shorten_code, text)
+    text = _TRACE_FRAME.sub(" ", text)
+    text = _MENTION.sub(" ", text)
+    text = _JIRA_LINK.sub(r" \1 ", text)
+    text = _MD_LINK.sub(r" \1 ", text)
+    text = _JIRA_IMAGE.sub(" ", text)
+    text = _URL.sub(_shorten_url, text)
+    text = _JIRA_TAGS.sub(" ", text)
+    return _JIRA_HEADING.sub(" ", text)
+
+
+def split_identifiers(text: str) -> str:
+    """`JApplicationWebClient` -> `J Application Web Client`; `a_b` -> `a b`."""
+    text = _CAMEL_ACRONYM.sub(r"\1 \2", text)
+    return _CAMEL_LOWER_UPPER.sub(r"\1 \2", text)
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words of `text` after markup is stripped and identifiers split."""
+    return _WORD.findall(split_identifiers(strip_markup(text)).lower())
+
+
+def plain_title(title: str) -> str:
+    """A title as lower-case words separated by single spaces."""
+    return " ".join(words(title))
+
+
+def _stem(word: str) -> str:
+    # Plural and verb endings only: enough to keep "tests"/"test" one word in a fingerprint.
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def title_fingerprint(title: str) -> str:
+    """A short hash of a title's content words: stable under case, punctuation, word order,
+    plurals and added stop words, different when a content word is added, dropped or changed.
+    """
+    content = sorted({_stem(w) for w in words(title) if w not in STOP_WORDS and len(w) > 1})
+    return hashlib.sha256(" ".join(content).encode()).hexdigest()[:12]
