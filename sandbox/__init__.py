@@ -1,0 +1,1 @@
+"""Fake Jira, GitHub and Slack servers on localhost, and a generated organisation."""
