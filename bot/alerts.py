@@ -250,7 +250,7 @@ def _update_resolved(
         )
         todo = [
             (d.channel, d.ts, f.id, f.summary)
-            for d, f in session.execute(query).tuples()
+            for d, f in session.execute(query).all()
             if (f.id, d.channel) not in noted
         ]
     by_message: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
@@ -370,11 +370,10 @@ def _post_channel(
             report.pending += len(rows)
             log.error("%s", exc.message)
             return not exc.fatal
-        moment = utcnow()
         for row, status in [(r, POSTED) for r in shown_rows] + [(r, LISTED) for r in listed_rows]:
             row.status = status
             row.ts = posted.ts
-            row.posted_at = moment
+            row.posted_at = now
             row.attempts += 1
             row.error = ""
             session.add(row)

@@ -70,12 +70,13 @@ def explain(code: str, channel: str) -> str:
     """One line saying what went wrong with `channel` and what to do."""
     if code == "not_in_channel":
         return (
-            f"gapbot is not a member of the private channel {channel}: "
+            f"gapbot is not a member of the private channel {channel} (not_in_channel): "
             f"invite it there with `/invite @gapbot`; its alerts wait until then"
         )
     if code == "channel_not_found":
         return (
-            f"Slack has no channel {channel} that gapbot can see: check slack_channel in "
+            f"Slack has no channel {channel} that gapbot can see (channel_not_found): "
+            f"check slack_channel in "
             f"gapbot.yaml, or invite gapbot if it is private; its alerts wait until then"
         )
     if code in {"invalid_auth", "not_authed", "token_revoked"}:
