@@ -119,7 +119,8 @@ def test_hostile_titles_are_escaped_in_alerts(slack: FakeSlack, sqlite_url: str)
     deliver_alerts(store, settings, make_client(settings), WORK_TIME)
     call = next(c for c in slack.calls_to("chat.postMessage") if c.params["channel"] == "#payments")
     text = all_text(call.params["blocks"]) + call.params["text"]
-    assert "<!channel>" not in text and "<@U123>" not in text
+    assert "<!channel>" not in text
+    assert "<@U123>" not in text
     assert "&lt;!channel&gt; hotfix &lt;@U123&gt; &amp;" in text
     assert "<https://evil.example|" not in text
     assert HOSTILE_TITLE not in text
@@ -131,7 +132,8 @@ def test_alerts_wait_for_working_hours(slack: FakeSlack, sqlite_url: str) -> Non
     seed_org(store)
     settings = make_settings(slack)
     night = deliver_alerts(store, settings, make_client(settings), NIGHT_TIME)
-    assert night.messages_posted == 0 and "#payments" in night.waiting_for_hours
+    assert night.messages_posted == 0
+    assert "#payments" in night.waiting_for_hours
     assert slack.calls_to("chat.postMessage") == []
     saturday = WORK_TIME + timedelta(days=4)
     assert deliver_alerts(store, settings, make_client(settings), saturday).messages_posted == 0
@@ -150,7 +152,8 @@ def test_daily_cap_holds_the_rest_until_tomorrow(slack: FakeSlack, sqlite_url: s
     add_item(store, "PAY-10", "Second", "payments")
     add_finding(store, "ovd-2", ["PAY-10"], ["payments"], kind="overdue")
     capped = deliver_alerts(store, settings, client, WORK_TIME + timedelta(hours=1))
-    assert capped.capped == ["#payments"] and capped.pending == 1
+    assert capped.capped == ["#payments"]
+    assert capped.pending == 1
     assert len(slack.messages("payments")) == 1
     tomorrow = deliver_alerts(store, settings, client, WORK_TIME + timedelta(days=1))
     assert tomorrow.messages_posted == 1
@@ -173,12 +176,14 @@ def test_resolved_gap_updates_its_message_and_says_so_in_the_thread(
         finding.status = "resolved"
         finding.resolved_at = WORK_TIME
     report = deliver_alerts(store, settings, client, WORK_TIME)
-    assert report.messages_posted == 0 and report.messages_updated == 2
+    assert report.messages_posted == 0
+    assert report.messages_updated == 2
     updates = [c for c in slack.calls_to("chat.update") if c.params["ts"] == original["ts"]]
     assert len(updates) == 1
     assert "Resolved" in all_text(slack.messages("payments")[0]["blocks"])
     replies = [m for m in slack.messages("payments") if m.get("thread_ts") == original["ts"]]
-    assert len(replies) == 1 and "Resolved" in replies[0]["text"]
+    assert len(replies) == 1
+    assert "Resolved" in replies[0]["text"]
     deliver_alerts(store, settings, client, WORK_TIME)
     assert len(slack.calls_to("chat.update")) == 2, "a resolution is told once"
     store.dispose()
@@ -194,7 +199,8 @@ def test_ratelimited_post_waits_and_retries(slack: FakeSlack, sqlite_url: str) -
     posts = slack.calls_to("chat.postMessage")
     assert [c.status for c in posts] == [429, 200]
     assert posts[1].at - posts[0].at >= 1.0, "waited Retry-After"
-    assert report.messages_posted == 1 and len(slack.messages("payments")) == 1
+    assert report.messages_posted == 1
+    assert len(slack.messages("payments")) == 1
     store.dispose()
 
 
@@ -229,7 +235,8 @@ def test_private_channel_without_bot_logs_how_to_invite_and_keeps_pending(
     assert slack.calls_to("conversations.join") == []
     slack.channels[hidden].is_member = True  # someone invited the bot
     later = deliver_alerts(store, settings, make_client(settings), WORK_TIME)
-    assert later.messages_posted == 1 and len(slack.messages("leads")) == 1
+    assert later.messages_posted == 1
+    assert len(slack.messages("leads")) == 1
     store.dispose()
 
 
@@ -266,7 +273,8 @@ def test_person_subscribed_by_dm_gets_their_own_gaps(slack: FakeSlack, sqlite_ur
     settings = make_settings(slack)
     deliver_alerts(store, settings, make_client(settings), WORK_TIME)
     dm = slack.messages("U1")
-    assert len(dm) == 1 and _gap_ids(dm[0]) == ["pri-hostile"]
+    assert len(dm) == 1
+    assert _gap_ids(dm[0]) == ["pri-hostile"]
     store.dispose()
 
 

@@ -20,7 +20,7 @@ MAX_FALLBACK_TEXT = 3000
 """The notification text of a message: Slack allows far more, a notification shows little."""
 ELLIPSIS = "…"
 
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
 _ENTITY_TAIL = re.compile(r"&[a-z]{0,4}$")
 
 
