@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 LISTENER_THREADS = 16
 """Threads that run listeners and their lazy parts (slow answers never block the acks)."""
+LAZY_THREADS = 8
+"""Threads that compute the slow answers after the acknowledgement."""
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 
@@ -90,6 +92,14 @@ def build_app(
     except BoltError as exc:
         msg = f"Slack rejected the bot token: {exc} (check SLACK_BOT_TOKEN and SLACK_API_URL)"
         raise SourceError(msg) from None
+    # Slow answers (lazy listeners) get a pool of their own, so a burst of them never
+    # queues the next request's acknowledgement behind them. Bolt shares one executor by
+    # default and has no public option for this; the runner's `executor` is its only seam.
+    lazy_runner = getattr(getattr(app, "_listener_runner", None), "lazy_listener_runner", None)
+    if lazy_runner is not None and hasattr(lazy_runner, "executor"):
+        lazy_runner.executor = ThreadPoolExecutor(
+            max_workers=LAZY_THREADS, thread_name_prefix="gapbot-answer"
+        )
     deps = BotDeps(store=store, settings=settings, commands=SlashCommands(store, settings))
 
     from bot.listeners import register_listeners  # noqa: PLC0415 - listeners import this module
