@@ -6,6 +6,7 @@ Adding a command: write `bot/commands/<area>.py` with a `register(app)` and list
     "bot.commands.items",
     "bot.commands.gaps",
     "bot.commands.search",
+    "bot.commands.serve",
     "bot.commands.sync",
 )
 
