@@ -602,7 +602,13 @@ def build_weekly_report(
                 )
         by_team = dict(sorted(by_team.items(), key=lambda kv: (-kv[1]["open"], kv[0])))
 
-    kpi_now = compute_kpis(config, items, links, teams, start=start, end=end)
+    # Restricted teams' items stay out of the KPIs of reports they may not appear in.
+    kpi_items = {
+        key: item
+        for key, item in items.items()
+        if visible_in(config, [item.team], channel=channel, team=team)
+    }
+    kpi_now = compute_kpis(config, kpi_items, links, teams, start=start, end=end)
     kpis = {
         name: Figure(
             current=kpi_now[name],
