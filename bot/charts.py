@@ -87,7 +87,7 @@ def render_open_gaps_chart(
                     )
                 axes.legend(
                     loc="upper center",
-                    bbox_to_anchor=(0.5, -0.22),
+                    bbox_to_anchor=(0.5, -0.12),
                     ncol=2,
                     frameon=False,
                     fontsize=FONT_SIZE - 2,
@@ -106,8 +106,10 @@ def render_open_gaps_chart(
             axes.set_ylim(bottom=0)
             axes.yaxis.set_major_locator(MaxNLocator(integer=True))
             # Every other week labelled: twelve dates do not fit a phone's width.
+            # Counted back from the newest, so the week reported on always has its label.
             step = 2 if len(weeks) > 6 else 1
-            axes.set_xticks(positions[::step], labels[::step], rotation=0)
+            shown = positions[::-1][::step][::-1]
+            axes.set_xticks(shown, [labels[i] for i in shown], rotation=0)
             axes.grid(axis="y", alpha=0.3)
             axes.spines[["top", "right"]].set_visible(False)
             buffer = io.BytesIO()

@@ -917,7 +917,14 @@ def weekly_text(report: WeeklyReport) -> str:
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    # Outside text must not become HTML or a table cell break in the rendered Markdown.
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("|", "\\|")
+        .replace("\n", " ")
+    )
 
 
 def _md_items(line: FindingLine) -> str:

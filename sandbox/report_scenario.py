@@ -228,3 +228,28 @@ def seed(store: Store) -> None:
         session.add_all(findings())
         session.add_all(snapshots())
         session.add_all(kpis())
+
+
+def write_docs_sample(directory: str = "docs") -> None:
+    """Write the scenario's weekly report (Markdown and chart) into `directory`."""
+    import tempfile  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from bot.reports import build_weekly_report, report_markdown  # noqa: PLC0415
+
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        store = Store(f"sqlite:///{scratch}/scenario.db")
+        seed(store)
+        report = build_weekly_report(store, load_config(), NOW, channel="#eng-leads")
+        store.dispose()
+    chart = target / "weekly-report-chart.png"
+    chart.write_bytes(report.chart_png())
+    (target / "weekly-report-sample.md").write_text(
+        report_markdown(report, chart_path=chart.name), encoding="utf-8"
+    )
+
+
+if __name__ == "__main__":
+    write_docs_sample()
