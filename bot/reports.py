@@ -1254,7 +1254,9 @@ def post_weekly_reports(
     posted = skipped = 0
     failures: list[str] = []
     for team, channel in targets:
-        if _already_posted(store, "weekly_report", channel, week_end_utc):
+        # Team and organisation reports are told apart, in case one channel gets both.
+        kind = "weekly_report" if team is not None else "org_report"
+        if _already_posted(store, kind, channel, week_end_utc):
             skipped += 1
             continue
         try:
@@ -1263,7 +1265,7 @@ def post_weekly_reports(
         except SlackApiError as exc:
             failures.append(f"{channel}: {_slack_error(exc)}")
             continue
-        _record_post(store, "weekly_report", channel, ts, now)
+        _record_post(store, kind, channel, ts, now)
         metrics.record_posted("weekly_report")
         posted += 1
     if failures:

@@ -44,7 +44,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,7 +55,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlmodel import col
 
 from bot import metrics
@@ -77,6 +77,9 @@ ALERT_JOB = "alert"
 DIGEST_JOB_PREFIX = "digest:"
 WEEKLY_REPORT_JOB = "weekly_report"
 LEADER_JOB = "_leader"
+PRUNE_JOB = "_prune"
+KEEP_RUNS_DAYS = 90
+"""Job runs older than this are deleted daily (sync alone records ~290 runs a day)."""
 DEFAULT_LEADER_CHECK_SECONDS = 15.0
 """How often a standby tries to become leader and the leader checks its lease."""
 MAX_ERROR_CHARS = 2000
@@ -191,6 +194,9 @@ class Leader(Protocol):
     def release(self) -> None:
         """Give the lease up (also done by the process ending)."""
 
+    def job_lock(self, name: str) -> contextlib.AbstractContextManager[bool]:
+        """Hold job `name` against every other process while it runs; yields False if taken."""
+
 
 class SingleProcessLeader:
     """Always the leader: for one process (tests, `:memory:` stores)."""
@@ -207,6 +213,10 @@ class SingleProcessLeader:
 
     def release(self) -> None:
         """Nothing to release."""
+
+    def job_lock(self, name: str) -> contextlib.AbstractContextManager[bool]:
+        """One process: APScheduler's max_instances already keeps a job from overlapping."""
+        return contextlib.nullcontext(True)
 
 
 class FileLockLeader:
@@ -245,6 +255,10 @@ class FileLockLeader:
                     fcntl.flock(self._fd, fcntl.LOCK_UN)
                 os.close(self._fd)
                 self._fd = None
+
+    def job_lock(self, name: str) -> contextlib.AbstractContextManager[bool]:
+        """One process per host holds the file lock; max_instances covers the rest."""
+        return contextlib.nullcontext(True)
 
 
 class PostgresLeader:
@@ -330,6 +344,32 @@ class PostgresLeader:
                 return False
             self._held = self._alive()
             return self._held
+
+    @contextlib.contextmanager
+    def job_lock(self, name: str) -> Iterator[bool]:
+        """A second advisory lock, per job, on a connection of the run's own.
+
+        The lease says who should run jobs; this says who is running this one. If a leader
+        loses its lease connection in the middle of a long job, the new leader's run of the
+        same job finds it taken and skips, so two processes never run one job at once.
+        """
+        try:
+            conn = self._connect()
+        except Exception as exc:
+            log.warning("job %s: cannot reach PostgreSQL for its lock: %s", name, _one_line(exc))
+            yield False
+            return
+        try:
+            key = conn.execute(
+                "SELECT hashtextextended(current_database() || '.' || current_schema() "
+                "|| '.gapbot-job.' || %s, 0)",
+                (name,),
+            ).fetchone()[0]
+            got = bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])
+            yield got
+        finally:
+            with contextlib.suppress(Exception):
+                conn.close()  # ending the session releases the job's lock
 
     def release(self) -> None:
         """Unlock and close the connection."""
@@ -460,6 +500,13 @@ class GapScheduler:
             name=LEADER_JOB,
             replace_existing=True,
         )
+        self.scheduler.add_job(
+            self._prune,
+            trigger=IntervalTrigger(hours=24, timezone=self.zone),
+            id=PRUNE_JOB,
+            name=PRUNE_JOB,
+            replace_existing=True,
+        )
         self.scheduler.start()
         log.info(
             "scheduler started (%s, time zone %s): %s",
@@ -493,6 +540,17 @@ class GapScheduler:
         return {
             job.id: job.next_run_time for job in self.scheduler.get_jobs() if job.id in self.specs
         }
+
+    def _prune(self) -> None:
+        if not self.is_leader:
+            return
+        try:
+            removed = prune_runs(self.store, keep_days=KEEP_RUNS_DAYS)
+        except Exception as exc:
+            log.error("scheduler: cannot prune old job runs: %s", _one_line(exc))
+            return
+        if removed:
+            log.info("scheduler: removed %d job runs older than %d days", removed, KEEP_RUNS_DAYS)
 
     # -- leadership --
 
@@ -590,8 +648,15 @@ class GapScheduler:
         if not self._may_run():
             log.debug("scheduler: %s due, but this process is standing by", name)
             return []
+        return self._run_locked(name, trigger)
+
+    def _run_locked(self, name: str, trigger: str) -> list[RunOutcome]:
         spec = self.specs[name]
-        return [self.run_step(step, func, trigger=trigger) for step, func in spec.steps]
+        with self.leader.job_lock(name) as got:
+            if not got:
+                log.warning("job %s: still running in another process; skipped this time", name)
+                return []
+            return [self.run_step(step, func, trigger=trigger) for step, func in spec.steps]
 
     def run_now(self, name: str) -> list[RunOutcome]:
         """Run a scheduled job at once, in this thread (recorded as `manual`)."""
@@ -599,7 +664,7 @@ class GapScheduler:
         if spec is None:
             msg = f"no job named '{name}' (jobs: {', '.join(sorted(self.specs))})"
             raise GapbotError(msg)
-        return [self.run_step(step, func, trigger="manual") for step, func in spec.steps]
+        return self._run_locked(name, "manual")
 
     def run_step(self, name: str, func: JobFunc, *, trigger: str = "schedule") -> RunOutcome:
         """Run `func`, recording start, end, duration, counts and any error; never raises."""
@@ -661,6 +726,20 @@ def latest_runs(session: Any) -> dict[str, JobRun]:
     )
     runs = session.scalars(select(JobRun).join(latest, col(JobRun.id) == latest.c.id))
     return {run.job: run for run in runs}
+
+
+def prune_runs(
+    store: Store, *, keep_days: int = KEEP_RUNS_DAYS, now: datetime | None = None
+) -> int:
+    """Delete job runs started more than `keep_days` ago, keeping each job's latest run."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=keep_days)
+    with store.session() as session:
+        keep = {run.id for run in latest_runs(session).values()}
+        query = delete(JobRun).where(col(JobRun.started_at) < cutoff)
+        if keep:
+            query = query.where(col(JobRun.id).not_in(keep))
+        result = session.execute(query)
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def last_failure(session: Any, job: str) -> JobRun | None:

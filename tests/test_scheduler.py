@@ -308,3 +308,39 @@ def test_two_processes_on_postgresql_never_both_run_a_job(pg_url: str, tmp_path:
     intervals = sorted((r.started_at, r.finished_at or killed_at) for r in rows)
     for (_, end), (start, _) in itertools.pairwise(intervals):
         assert start >= end
+
+
+def test_old_runs_are_pruned_but_each_jobs_latest_stays(sqlite_store: Store) -> None:
+    from bot.scheduler import prune_runs
+
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    _seed_run(sqlite_store, "sync", now - timedelta(days=200))
+    _seed_run(sqlite_store, "sync", now - timedelta(days=100))
+    _seed_run(sqlite_store, "sync", now - timedelta(days=1))
+    _seed_run(sqlite_store, "weekly_report", now - timedelta(days=120))
+    assert prune_runs(sqlite_store, keep_days=90, now=now) == 2
+    assert [r.started_at for r in _runs(sqlite_store, "sync")] == [now - timedelta(days=1)]
+    assert len(_runs(sqlite_store, "weekly_report")) == 1
+
+
+@pytest.mark.postgres
+def test_postgresql_job_lock_keeps_a_job_to_one_process(pg_url: str) -> None:
+    store = Store(pg_url)
+    first, second = make_leader(store), make_leader(store)
+    try:
+        assert first.acquire()
+        assert not second.acquire()
+        with first.job_lock("sync") as got_first:
+            assert got_first
+            with second.job_lock("sync") as got_second:
+                assert not got_second
+            with second.job_lock("weekly_report") as other_job:
+                assert other_job
+        with second.job_lock("sync") as after:
+            assert after
+        first.release()
+        assert second.acquire()
+    finally:
+        first.release()
+        second.release()
+        store.dispose()
