@@ -27,7 +27,7 @@ from bot.scheduler import (
     next_run_times,
 )
 from config.errors import GapbotError
-from config.settings import Environment, GapbotConfig, Settings
+from config.settings import Environment, GapbotConfig, Schedule, Settings
 from store.db import Store
 from store.models import JobRun
 
@@ -344,3 +344,70 @@ def test_postgresql_job_lock_keeps_a_job_to_one_process(pg_url: str) -> None:
         first.release()
         second.release()
         store.dispose()
+
+
+def test_start_wires_sync_detection_alerts_digests_and_the_report(
+    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`start` with build_default_jobs: stand-ins for the sync, detection and alert modules
+    (written on other branches), the real digest and report against a fake Slack."""
+    import types
+
+    from slack_sdk import WebClient
+
+    from bot.scheduler import start
+    from sandbox import report_scenario as scenario
+    from tests.slack_fake import FakeSlackServer
+
+    scenario.seed(sqlite_store)
+    config = scenario.load_config()
+    # Times that never come during the test: only run_now runs the jobs here.
+    config.schedule = Schedule(sync="0 3 1 1 *", digest="0 3 1 1 *", weekly_report="0 3 1 1 *")
+    settings = Settings(config, Environment())
+    received: list[tuple[str, dict[str, Any]]] = []
+
+    def sync_all(store: Store, settings: Settings, *, full: bool = False) -> dict[str, int]:
+        received.append(("sync", {"store": store, "settings": settings, "full": full}))
+        return {"items": 4}
+
+    def run_detection(store: Store, config: GapbotConfig, now: datetime) -> Any:
+        received.append(("detect", {"store": store, "config": config, "now": now}))
+        return types.SimpleNamespace(new=2, resolved=1)
+
+    def deliver_alerts(store: Store, client: WebClient, config: GapbotConfig) -> int:
+        received.append(("alert", {"client": client}))
+        return 3
+
+    for module, name, func in (
+        ("connectors.sync", "sync_all", sync_all),
+        ("detectors.runner", "run_detection", run_detection),
+        ("bot.alerts", "deliver_alerts", deliver_alerts),
+    ):
+        stand_in = types.ModuleType(module)
+        setattr(stand_in, name, func)
+        monkeypatch.setitem(sys.modules, module, stand_in)
+
+    slack = FakeSlackServer()
+    client = WebClient(token="xoxb-test", base_url=slack.api_url, timeout=10)
+    running = start(settings, sqlite_store, client, leader=SingleProcessLeader())
+    try:
+        outcomes = running.run_now("sync")
+        assert [(o.job, o.ok, o.counts) for o in outcomes] == [
+            ("sync", True, {"items": 4}),
+            ("detect", True, {"new": 2, "resolved": 1}),
+            ("alert", True, {"count": 3}),
+        ]
+        assert [name for name, _ in received] == ["sync", "detect", "alert"]
+        assert received[0][1]["store"] is sqlite_store
+        assert received[2][1]["client"] is client
+        digest = running.run_now("digest:#payments")
+        assert digest[0].ok, digest[0].error
+        weekly = running.run_now("weekly_report")
+        assert weekly[0].ok, weekly[0].error
+        assert weekly[0].counts["posted"] == 4
+    finally:
+        running.shutdown()
+        slack.close()
+    channels = [p["channel"] for p in slack.state.calls("chat.postMessage")]
+    assert channels == ["#payments", "#payments", "#checkout", "#security", "#eng-leads"]
+    assert len(slack.state.calls("files.completeUploadExternal")) == 4
