@@ -322,13 +322,51 @@ class DailyDigest:
 # --- building --------------------------------------------------------------------------------
 
 
-def _load(session: Session) -> tuple[list[Finding], dict[str, WorkItem]]:
-    findings = list(session.scalars(select(Finding).order_by(col(Finding.id))))
-    items = {i.key: i for i in session.scalars(select(WorkItem))}
-    return findings, items
+@dataclass(slots=True)
+class ItemFacts:
+    """The columns of a WorkItem the reports use: read without the bodies, for speed."""
+
+    key: str
+    title: str
+    url: str
+    team: str
+    kind: str
+    status_category: str
+    labels: list[str]
+    parent: str | None
+    created: datetime | None
+    resolved: datetime | None
+    review_requested_at: datetime | None
+    first_review_at: datetime | None
+    gone: bool
 
 
-def _line(finding: Finding, items: Mapping[str, WorkItem], now: datetime) -> FindingLine:
+_FACT_COLUMNS = tuple(getattr(WorkItem, name) for name in ItemFacts.__dataclass_fields__)
+
+
+def load_item_facts(session: Session, keys: Iterable[str] | None = None) -> dict[str, ItemFacts]:
+    """ItemFacts by key: every item, or only `keys`."""
+    query = select(*_FACT_COLUMNS)
+    if keys is not None:
+        wanted = sorted(set(keys))
+        found: dict[str, ItemFacts] = {}
+        for index in range(0, len(wanted), 500):
+            chunk = query.where(col(WorkItem.key).in_(wanted[index : index + 500]))
+            found.update((row[0], ItemFacts(*row)) for row in session.execute(chunk))
+        return found
+    return {row[0]: ItemFacts(*row) for row in session.execute(query)}
+
+
+def _load_findings(session: Session) -> list[Finding]:
+    return list(session.scalars(select(Finding).order_by(col(Finding.id))))
+
+
+def _lines(session: Session, findings: Sequence[Finding], now: datetime) -> list[FindingLine]:
+    items = load_item_facts(session, {k for f in findings for k in f.item_keys or []})
+    return [_line(f, items, now) for f in findings]
+
+
+def _line(finding: Finding, items: Mapping[str, ItemFacts], now: datetime) -> FindingLine:
     return FindingLine(
         id=finding.id,
         kind=finding.kind,
@@ -400,14 +438,125 @@ def _week_counts(
     return result
 
 
+class KpiIndex:
+    """What the KPIs need, indexed once and shared by every team's computation."""
+
+    def __init__(
+        self, config: GapbotConfig, items: Mapping[str, ItemFacts], links: Sequence[Link]
+    ) -> None:
+        """Index `items` and `links` for `config`'s objectives."""
+        self.items = items
+        self.objective_keys = {o.key for o in config.objectives}
+        self.objective_labels = {label.lower() for o in config.objectives for label in o.labels}
+        self.has_objectives = bool(config.objectives)
+        self.blocks = [
+            (link.source_key, link.target_key) for link in links if link.type == "blocks"
+        ]
+        self.parents: dict[str, set[str]] = defaultdict(set)
+        self.neighbours: dict[str, set[str]] = defaultdict(set)
+        for item in items.values():
+            if item.parent:
+                self.parents[item.key].add(item.parent)
+        for link in links:
+            if link.type == "parent":
+                self.parents[link.target_key].add(link.source_key)
+            elif link.type != "blocks":
+                self.neighbours[link.source_key].add(link.target_key)
+        self._aligned: dict[str, bool] = {}
+
+    def _labelled(self, key: str) -> bool:
+        item = self.items.get(key)
+        return item is not None and bool(
+            {label.lower() for label in item.labels or []} & self.objective_labels
+        )
+
+    def aligned(self, key: str) -> bool:
+        """Whether the item reaches an objective: its key, labels, parents or links."""
+        if key in self._aligned:
+            return self._aligned[key]
+        seen: set[str] = set()
+        frontier = {key}
+        result = False
+        for _ in range(6):  # epics and initiatives sit a few levels up at most
+            if frontier & self.objective_keys or any(self._labelled(k) for k in frontier):
+                result = True
+                break
+            following: set[str] = set()
+            for current in frontier:
+                following |= self.parents.get(current, set()) | self.neighbours.get(current, set())
+            seen |= frontier
+            frontier = following - seen
+            if not frontier:
+                break
+        self._aligned[key] = result
+        return result
+
+    def compute(
+        self,
+        teams: Sequence[str] | None,
+        *,
+        start: datetime,
+        end: datetime,
+        hidden_teams: frozenset[str] = frozenset(),
+    ) -> dict[str, float | None]:
+        """The KPIs for the week [start, end) over `teams` (None: all but `hidden_teams`)."""
+        in_scope = [
+            i
+            for i in self.items.values()
+            if (teams is None or i.team in teams) and i.team not in hidden_teams
+        ]
+        waits = []
+        for item in in_scope:
+            if item.kind != "pull_request" or item.first_review_at is None:
+                continue
+            if not start <= item.first_review_at < end:
+                continue
+            asked = item.review_requested_at or item.created
+            if asked is None or asked > item.first_review_at:
+                continue
+            waits.append((item.first_review_at - asked).total_seconds() / 3600)
+        median = round(statistics.median(waits), 1) if waits else None
+
+        blocked_seconds = 0.0
+        scope_keys = {i.key for i in in_scope}
+        for source_key, target_key in self.blocks:
+            if target_key not in scope_keys:
+                continue
+            blocker = self.items.get(source_key)
+            blocked = self.items[target_key]
+            if blocker is None or blocker.team == blocked.team or blocker.team in hidden_teams:
+                continue
+            begin = max([start] + [t for t in (blocked.created, blocker.created) if t is not None])
+            finish = min([end] + [t for t in (blocked.resolved, blocker.resolved) if t is not None])
+            if finish > begin:
+                blocked_seconds += (finish - begin).total_seconds()
+
+        aligned: float | None = None
+        if self.has_objectives:
+            working = [
+                i.key
+                for i in in_scope
+                if i.status_category == "in_progress" and i.kind != "pull_request" and not i.gone
+            ]
+            if working:
+                share = sum(1 for key in working if self.aligned(key)) / len(working)
+                aligned = round(100 * share, 1)
+        return {
+            "median_hours_to_first_review": median,
+            "days_blocked_by_other_teams": round(blocked_seconds / 86400, 1),
+            "aligned_share": aligned,
+        }
+
+
 def compute_kpis(
     config: GapbotConfig,
-    items: Mapping[str, WorkItem],
+    items: Mapping[str, ItemFacts],
     links: Sequence[Link],
     teams: Sequence[str] | None,
     *,
     start: datetime,
     end: datetime,
+    hidden_teams: frozenset[str] = frozenset(),
 ) -> dict[str, float | None]:
     """The programme KPIs for the week [start, end) over `teams` (None: everyone).
 
@@ -419,95 +568,21 @@ def compute_kpis(
     - aligned_share: the share (%) of in-progress work (not pull requests) linked to an
       objective (its key, a parent chain or link reaching it, or one of its labels); None
       when no objectives are configured.
+
+    `hidden_teams` (restricted teams the audience may not see) are left out entirely.
     """
-    in_scope = [i for i in items.values() if teams is None or i.team in teams]
-    waits = []
-    for item in in_scope:
-        if item.kind != "pull_request" or item.first_review_at is None:
-            continue
-        if not start <= item.first_review_at < end:
-            continue
-        asked = item.review_requested_at or item.created
-        if asked is None or asked > item.first_review_at:
-            continue
-        waits.append((item.first_review_at - asked).total_seconds() / 3600)
-    median = round(statistics.median(waits), 1) if waits else None
-
-    blocked_seconds = 0.0
-    scope_keys = {i.key for i in in_scope}
-    for link in links:
-        if link.type != "blocks" or link.target_key not in scope_keys:
-            continue
-        blocker = items.get(link.source_key)
-        blocked = items[link.target_key]
-        if blocker is None or blocker.team == blocked.team:
-            continue
-        begin = max([start] + [t for t in (blocked.created, blocker.created) if t is not None])
-        finish = min([end] + [t for t in (blocked.resolved, blocker.resolved) if t is not None])
-        if finish > begin:
-            blocked_seconds += (finish - begin).total_seconds()
-    blocked_days = round(blocked_seconds / 86400, 1)
-
-    aligned: float | None = None
-    if config.objectives:
-        aligned = _aligned_share(config, items, links, in_scope)
-    return {
-        "median_hours_to_first_review": median,
-        "days_blocked_by_other_teams": blocked_days,
-        "aligned_share": aligned,
-    }
+    return KpiIndex(config, items, links).compute(
+        teams, start=start, end=end, hidden_teams=hidden_teams
+    )
 
 
-def _aligned_share(
-    config: GapbotConfig,
-    items: Mapping[str, WorkItem],
-    links: Sequence[Link],
-    in_scope: Sequence[WorkItem],
-) -> float | None:
-    objective_keys = {o.key for o in config.objectives}
-    objective_labels = {label.lower() for o in config.objectives for label in o.labels}
-    parents: dict[str, set[str]] = defaultdict(set)
-    neighbours: dict[str, set[str]] = defaultdict(set)
-    for item in items.values():
-        if item.parent:
-            parents[item.key].add(item.parent)
-    for link in links:
-        if link.type == "parent":
-            parents[link.target_key].add(link.source_key)
-        else:
-            neighbours[link.source_key].add(link.target_key)
-
-    def aligned(item: WorkItem) -> bool:
-        if {label.lower() for label in item.labels or []} & objective_labels:
-            return True
-        seen: set[str] = set()
-        frontier = {item.key}
-        for _ in range(6):  # epics and initiatives sit a few levels up at most
-            if frontier & objective_keys:
-                return True
-            following: set[str] = set()
-            for key in frontier:
-                following |= parents.get(key, set()) | neighbours.get(key, set())
-                ancestor = items.get(key)
-                if (
-                    ancestor is not None
-                    and {label.lower() for label in ancestor.labels or []} & objective_labels
-                ):
-                    return True
-            seen |= frontier
-            frontier = following - seen
-            if not frontier:
-                break
-        return False
-
-    working = [
-        i
-        for i in in_scope
-        if i.status_category == "in_progress" and i.kind != "pull_request" and not i.gone
-    ]
-    if not working:
-        return None
-    return round(100 * sum(1 for i in working if aligned(i)) / len(working), 1)
+def _hidden_teams(config: GapbotConfig, *, channel: str | None, team: str | None) -> frozenset[str]:
+    """Restricted teams whose items may not be shown to this audience."""
+    return frozenset(
+        t.name
+        for t in config.teams
+        if t.restricted and not visible_in(config, [t.name], channel=channel, team=team)
+    )
 
 
 def build_weekly_report(
@@ -546,7 +621,7 @@ def build_weekly_report(
     chart_weeks = [week - timedelta(days=7 * n) for n in range(CHART_WEEKS - 1, -1, -1)]
 
     with store.session() as session:
-        all_findings, items = _load(session)
+        all_findings = _load_findings(session)
         findings = [f for f in all_findings if _in_scope(f, config, teams, channel, team)]
         if team is None:
             # The organisation-wide counts leave out restricted teams' gaps altogether,
@@ -555,6 +630,7 @@ def build_weekly_report(
                 f for f in findings if visible_in(config, f.teams or [], channel=None, team=None)
             ]
         links = list(session.scalars(select(Link)))
+        items = load_item_facts(session)
         current = _count_week(findings, start, end, end)
         past = _week_counts(session, findings, team_key, history_weeks, zone=zone, now=now)
         chart_past = _week_counts(session, findings, team_key, chart_weeks[:-1], zone=zone, now=now)
@@ -602,13 +678,21 @@ def build_weekly_report(
                 )
         by_team = dict(sorted(by_team.items(), key=lambda kv: (-kv[1]["open"], kv[0])))
 
+    with store.session() as session:
+        top_duplicates = _lines(session, _top(findings, "duplicate"), now)
+        priority_inversions = _lines(session, _top(findings, "priority_inversion"), now)
+        stale_prs = _lines(session, _top(findings, "stale_pr", oldest_first=True), now)
+
     # Restricted teams' items stay out of the KPIs of reports they may not appear in.
-    kpi_items = {
-        key: item
-        for key, item in items.items()
-        if visible_in(config, [item.team], channel=channel, team=team)
-    }
-    kpi_now = compute_kpis(config, kpi_items, links, teams, start=start, end=end)
+    kpi_now = compute_kpis(
+        config,
+        items,
+        links,
+        teams,
+        start=start,
+        end=end,
+        hidden_teams=_hidden_teams(config, channel=channel, team=team),
+    )
     kpis = {
         name: Figure(
             current=kpi_now[name],
@@ -634,9 +718,9 @@ def build_weekly_report(
         totals=totals,
         by_kind=by_kind,
         by_team=by_team,
-        top_duplicates=[_line(f, items, now) for f in _top(findings, "duplicate")],
-        priority_inversions=[_line(f, items, now) for f in _top(findings, "priority_inversion")],
-        stale_prs=[_line(f, items, now) for f in _top(findings, "stale_pr", oldest_first=True)],
+        top_duplicates=top_duplicates,
+        priority_inversions=priority_inversions,
+        stale_prs=stale_prs,
         kpis=kpis,
         chart_weeks=chart_weeks,
         chart_series=chart_series,
@@ -677,12 +761,15 @@ def write_snapshot(
     rows: list[Snapshot] = []
     kpi_rows: list[WeeklyKpi] = []
     with store.session() as session:
-        findings, items = _load(session)
+        findings = _load_findings(session)
         links = list(session.scalars(select(Link)))
-        team_names = sorted(
-            {t.name for t in config.teams}
+        index = KpiIndex(config, load_item_facts(session), links) if config is not None else None
+        configured = {t.name for t in config.teams} if config is not None else set()
+        team_names = sorted(configured | {name for f in findings for name in f.teams or []})
+        restricted = (
+            frozenset(t.name for t in config.teams if t.restricted)
             if config is not None
-            else set() | {name for f in findings for name in f.teams or []}
+            else frozenset()
         )
         scopes: list[tuple[str, list[Finding], list[str] | None]] = []
         org = [
@@ -706,15 +793,13 @@ def write_snapshot(
                         resolved_count=counts["resolved"][kind],
                     )
                 )
-            if config is not None:
-                kpi_items = items
-                if team_key == ORG_TEAM:
-                    hidden = {t.name for t in config.teams if t.restricted}
-                    kpi_items = {k: i for k, i in items.items() if i.team not in hidden}
-                for name, value in compute_kpis(
-                    config, kpi_items, links, teams, start=start, end=end
-                ).items():
-                    kpi_rows.append(WeeklyKpi(week=week, team=team_key, name=name, value=value))
+            if index is not None:
+                hidden = restricted if team_key == ORG_TEAM else frozenset()
+                values = index.compute(teams, start=start, end=end, hidden_teams=hidden)
+                kpi_rows.extend(
+                    WeeklyKpi(week=week, team=team_key, name=name, value=value)
+                    for name, value in values.items()
+                )
         session.execute(delete(Snapshot).where(col(Snapshot.week) == week))
         session.execute(delete(WeeklyKpi).where(col(WeeklyKpi.week) == week))
         session.add_all(rows)
@@ -745,31 +830,31 @@ def build_daily_digest(
         since = now - timedelta(days=1)
         if last is not None:
             since = max(last.started_at, now - MAX_DIGEST_LOOKBACK)
-        all_findings, items = _load(session)
-    findings = [f for f in all_findings if _in_scope(f, config, teams, channel, None)]
-    new = [f for f in findings if f.status == "open" and f.first_seen >= since]
-    new.sort(key=lambda f: (_SEVERITY_ORDER.get(f.severity, 3), -f.score, f.id))
-    resolved = [
-        f
-        for f in findings
-        if f.status == "resolved" and f.resolved_at is not None and f.resolved_at >= since
-    ]
-    resolved.sort(key=lambda f: (f.resolved_at or now, f.id))
-    still_open = sorted(
-        (f for f in findings if f.status == "open"), key=lambda f: (f.first_seen, f.id)
-    )
-    new_ids = {f.id for f in new}
-    oldest = [f for f in still_open if f.id not in new_ids][:DIGEST_OLDEST]
-    return DailyDigest(
-        channel=channel,
-        teams=teams,
-        since=since,
-        generated_at=now,
-        new=[_line(f, items, now) for f in new],
-        resolved=[_line(f, items, now) for f in resolved],
-        oldest_open=[_line(f, items, now) for f in oldest],
-        open_count=len(still_open),
-    )
+        all_findings = _load_findings(session)
+        findings = [f for f in all_findings if _in_scope(f, config, teams, channel, None)]
+        new = [f for f in findings if f.status == "open" and f.first_seen >= since]
+        new.sort(key=lambda f: (_SEVERITY_ORDER.get(f.severity, 3), -f.score, f.id))
+        resolved = [
+            f
+            for f in findings
+            if f.status == "resolved" and f.resolved_at is not None and f.resolved_at >= since
+        ]
+        resolved.sort(key=lambda f: (f.resolved_at or now, f.id))
+        still_open = sorted(
+            (f for f in findings if f.status == "open"), key=lambda f: (f.first_seen, f.id)
+        )
+        new_ids = {f.id for f in new}
+        oldest = [f for f in still_open if f.id not in new_ids][:DIGEST_OLDEST]
+        return DailyDigest(
+            channel=channel,
+            teams=teams,
+            since=since,
+            generated_at=now,
+            new=_lines(session, new, now),
+            resolved=_lines(session, resolved, now),
+            oldest_open=_lines(session, oldest, now),
+            open_count=len(still_open),
+        )
 
 
 # --- Block Kit -------------------------------------------------------------------------------
