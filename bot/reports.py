@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.blocks import (
     Block,
     ContextBlock,
@@ -1211,10 +1211,17 @@ def report_json_text(report: WeeklyReport) -> str:
 # --- posting ---------------------------------------------------------------------------------
 
 
-def _slack_error(exc: SlackApiError) -> str:
-    error = exc.response.get("error", "") if exc.response is not None else ""
-    metrics.record_api_error("slack", error or getattr(exc.response, "status_code", "?"))
-    return str(error or exc)
+def _slack_error(exc: Exception) -> str:
+    """Slack's error code (counted in the metrics), or the failure in one line."""
+    if isinstance(exc, SlackApiError) and exc.response is not None:
+        error = str(exc.response.get("error", "") or "")
+        metrics.record_api_error("slack", error or exc.response.status_code)
+        if error:
+            return error
+    else:
+        metrics.record_api_error("slack", type(exc).__name__)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _already_posted(store: Store, kind: str, channel: str, since: datetime) -> bool:
@@ -1274,13 +1281,52 @@ def post_daily_digest(
         response = client.chat_postMessage(
             channel=channel, text=digest_text(digest), blocks=digest_blocks(digest)
         )
-    except SlackApiError as exc:
+    except (SlackClientError, OSError) as exc:
         msg = f"Slack refused the digest for {channel}: {_slack_error(exc)}"
         raise GapbotError(msg) from None
     _record_post(store, "digest", channel, str(response.get("ts", "")), now)
     metrics.record_posted("digest")
     counts["posted"] = 1
     return counts
+
+
+def post_report_message(client: WebClient, report: WeeklyReport, channel: str) -> tuple[str, str]:
+    """Post the report's message to `channel`.
+
+    Returns:
+        The message's ts and the channel's id (as Slack answered it).
+
+    Raises:
+        SlackApiError: When Slack refuses it.
+    """
+    response = client.chat_postMessage(
+        channel=channel, text=weekly_text(report), blocks=weekly_blocks(report), unfurl_links=False
+    )
+    # files.completeUploadExternal wants the channel's id; chat.postMessage answers with it.
+    return str(response["ts"]), str(response.get("channel") or channel)
+
+
+def upload_chart(
+    client: WebClient, report: WeeklyReport, channel_id: str, thread_ts: str
+) -> str | None:
+    """Upload the report's chart into the thread `thread_ts` with files_upload_v2.
+
+    Returns:
+        The uploaded file's id.
+
+    Raises:
+        SlackApiError: When Slack refuses a step of the upload.
+    """
+    upload = client.files_upload_v2(
+        channel=channel_id,
+        thread_ts=thread_ts,
+        file=report.chart_png(),
+        filename=f"open-gaps-{report.scope}-{report.week.isoformat()}.png",
+        title=f"Open gaps by kind, 12 weeks to {report.period}",
+        alt_txt=f"Line chart of open gaps by kind over the 12 weeks to {report.period}",
+    )
+    file_info = upload.get("file") or {}
+    return file_info.get("id") if isinstance(file_info, dict) else None
 
 
 def post_weekly_report(
@@ -1294,22 +1340,8 @@ def post_weekly_report(
     Raises:
         SlackApiError: When Slack refuses either call.
     """
-    response = client.chat_postMessage(
-        channel=channel, text=weekly_text(report), blocks=weekly_blocks(report), unfurl_links=False
-    )
-    ts = str(response["ts"])
-    # files.completeUploadExternal wants the channel's id; chat.postMessage answers with it.
-    channel_id = str(response.get("channel") or channel)
-    upload = client.files_upload_v2(
-        channel=channel_id,
-        thread_ts=ts,
-        file=report.chart_png(),
-        filename=f"open-gaps-{report.scope}-{report.week.isoformat()}.png",
-        title=f"Open gaps by kind, 12 weeks to {report.period}",
-        alt_txt=f"Line chart of open gaps by kind over the 12 weeks to {report.period}",
-    )
-    file_info = upload.get("file") or {}
-    return ts, file_info.get("id") if isinstance(file_info, dict) else None
+    ts, channel_id = post_report_message(client, report, channel)
+    return ts, upload_chart(client, report, channel_id, ts)
 
 
 def post_weekly_reports(
@@ -1344,15 +1376,20 @@ def post_weekly_reports(
         if _already_posted(store, kind, channel, week_end_utc):
             skipped += 1
             continue
+        report = build_weekly_report(store, config, now, team=team, channel=channel)
         try:
-            report = build_weekly_report(store, config, now, team=team, channel=channel)
-            ts, _file_id = post_weekly_report(client, report, channel)
-        except SlackApiError as exc:
+            ts, channel_id = post_report_message(client, report, channel)
+        except (SlackClientError, OSError) as exc:
             failures.append(f"{channel}: {_slack_error(exc)}")
             continue
+        # Recorded before the upload: a re-run must not post the message twice.
         _record_post(store, kind, channel, ts, now)
         metrics.record_posted("weekly_report")
         posted += 1
+        try:
+            upload_chart(client, report, channel_id, ts)
+        except (SlackClientError, OSError) as exc:
+            failures.append(f"{channel}: chart upload failed: {_slack_error(exc)}")
     if failures:
         msg = f"weekly report not posted to {len(failures)} channel(s): " + "; ".join(failures)
         raise GapbotError(msg)

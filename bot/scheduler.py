@@ -479,6 +479,7 @@ class GapScheduler:
         self._is_leader = False
         self._catch_up_pending: set[str] = set()
         self._state_lock = threading.Lock()
+        self._leadership_lock = threading.Lock()
 
     # -- lifecycle --
 
@@ -556,6 +557,10 @@ class GapScheduler:
 
     def check_leadership(self) -> bool:
         """Try for the lease (standby) or confirm it (leader); catch up on becoming leader."""
+        with self._leadership_lock:  # the start-up check and the periodic one never interleave
+            return self._check_leadership()
+
+    def _check_leadership(self) -> bool:
         was_leader = self.is_leader
         now_leader = self.leader.holds() if was_leader else self.leader.acquire()
         with self._state_lock:
@@ -833,10 +838,14 @@ def build_default_jobs(settings: Settings, store: Store, client: WebClient) -> J
         )
 
     def alert(now: datetime) -> Any:
-        return _call_with(
+        result = _call_with(
             deliver_alerts,
             {"store": store, "client": client, "config": config, "settings": settings, "now": now},
         )
+        # The scheduler counts alerts posted (deliver_alerts should not count them again).
+        counts = _as_counts(result)
+        metrics.record_alerts_posted(counts.get("posted", counts.get("count", 0)))
+        return counts
 
     def digest(channel: str, now: datetime) -> Counts:
         return reports.post_daily_digest(client, store, config, channel, now)

@@ -35,6 +35,8 @@ class FakeSlack:
     requests: list[Received] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     refuse_channels: set[str] = field(default_factory=set)
+    refuse_uploads_to: set[str] = field(default_factory=set)
+    """Channel ids whose files.completeUploadExternal answers not_in_channel."""
     base_url: str = ""
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -121,6 +123,9 @@ def _handler(state: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 files = json.loads(body.get("files", "[]"))
                 if not body.get("channel_id", "").startswith("C"):
                     self._reply({"ok": False, "error": "invalid_channel"})
+                    return
+                if body.get("channel_id") in state.refuse_uploads_to:
+                    self._reply({"ok": False, "error": "not_in_channel"})
                     return
                 missing = [f["id"] for f in files if f["id"] not in state.uploads]
                 if missing:

@@ -333,3 +333,16 @@ def test_daily_digest_is_posted_once_a_day(seeded: Store, slack: FakeSlackServer
     slack.state.refuse_channels.add("#checkout")
     with pytest.raises(GapbotError, match="channel_not_found"):
         post_daily_digest(_client(slack), seeded, config, "#checkout", scenario.NOW)
+
+
+def test_a_failed_chart_upload_keeps_the_message_and_is_not_posted_twice(
+    seeded: Store, slack: FakeSlackServer
+) -> None:
+    config = scenario.load_config()
+    slack.state.refuse_uploads_to.add(slack.state.channel_id("#security"))
+    with pytest.raises(GapbotError, match="#security: chart upload failed: not_in_channel"):
+        post_weekly_reports(_client(slack), seeded, config, scenario.NOW)
+    assert len(slack.state.calls("chat.postMessage")) == 4
+    again = post_weekly_reports(_client(slack), seeded, config, scenario.NOW)
+    assert again["posted"] == 0
+    assert len(slack.state.calls("chat.postMessage")) == 4
