@@ -205,4 +205,50 @@ class Snapshot(SQLModel, table=True):
     resolved_count: int = Field(default=0)
 
 
-ALL_TABLES = (WorkItem, Link, Finding, FindingItem, Delivery, SyncState, Snapshot)
+class JobRun(SQLModel, table=True):
+    """One run of a scheduled job: the persistent record `gapbot status` and catch-up read.
+
+    APScheduler's memory job store forgets everything on restart, so a missed run is found
+    by comparing the schedule with the last run recorded here.
+    """
+
+    __tablename__ = "job_run"
+    __table_args__ = (Index("ix_job_run_job_started", "job", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=255)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = _ts()
+    duration_seconds: float | None = Field(default=None)
+    ok: bool | None = Field(default=None)
+    """None while running, then True or False."""
+    error: str = Field(default="", sa_type=Text)
+    counts: dict[str, int] = Field(default_factory=dict, sa_type=JSON)
+    runner: str = Field(default="", max_length=255)
+    """host:pid of the process that ran it (which scheduler was the leader)."""
+    trigger: str = Field(default="schedule", max_length=16)
+    """`schedule`, `catch_up` (a run missed while down) or `manual`."""
+
+
+class WeeklyKpi(SQLModel, table=True):
+    """A programme KPI for one week and team (`*` is the organisation), for report trends."""
+
+    __tablename__ = "weekly_kpi"
+
+    week: date = Field(primary_key=True)
+    team: str = Field(primary_key=True, max_length=255)
+    name: str = Field(primary_key=True, max_length=64)
+    value: float | None = Field(default=None)
+
+
+ALL_TABLES = (
+    WorkItem,
+    Link,
+    Finding,
+    FindingItem,
+    Delivery,
+    SyncState,
+    Snapshot,
+    JobRun,
+    WeeklyKpi,
+)

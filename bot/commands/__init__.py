@@ -5,6 +5,7 @@ Adding a command: write `bot/commands/<area>.py` with a `register(app)` and list
     "bot.commands.setup",
     "bot.commands.items",
     "bot.commands.gaps",
+    "bot.commands.report",
     "bot.commands.search",
     "bot.commands.serve",
     "bot.commands.sync",
