@@ -247,6 +247,12 @@ class ParentChildPriorityConfig(DetectorBase):
     """A parent and its children disagree on priority."""
 
     min_rank_gap: int = Field(2, ge=1, le=4, description="Priority levels apart to fire.")
+    parent_high_rank: int = Field(
+        2,
+        ge=1,
+        le=5,
+        description="A parent ranked at or above this whose open children are all lower fires.",
+    )
 
 
 class FocusDriftConfig(DetectorBase):

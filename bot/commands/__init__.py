@@ -13,6 +13,7 @@ import typer
 COMMAND_MODULES = (
     "bot.commands.setup",
     "bot.commands.items",
+    "bot.commands.gaps",
 )
 
 
