@@ -12,7 +12,8 @@ after each detection run). It:
    says so in the alert's thread;
 3. posts, per channel, one message with up to ten pending gaps and "and N more" with the
    command that lists them — only within the channel's working hours (in the config's time
-   zone, Monday to Friday) and while the channel is under its daily cap.
+   zone, `slack.working_days`, Monday to Friday by default) and while the channel is under its
+   daily cap.
 
 Deliveries are committed per channel right after Slack answers, so a restart or a second run
 posts nothing twice; a refused post (channel gone, bad token) leaves them pending for the
@@ -24,7 +25,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
@@ -98,10 +99,15 @@ def severity_rank(finding: Finding) -> tuple[int, float, datetime, str]:
     )
 
 
-def in_working_hours(now: datetime, hours: str, zone: ZoneInfo) -> bool:
-    """Whether `now` is within `hours` (`HH:MM-HH:MM` local) on a working day."""
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+
+def in_working_hours(
+    now: datetime, hours: str, zone: ZoneInfo, days: Sequence[str] = WEEKDAYS[:5]
+) -> bool:
+    """Whether `now` is within `hours` (`HH:MM-HH:MM` local) on one of the working `days`."""
     local = now.astimezone(zone)
-    if local.weekday() >= 5:
+    if WEEKDAYS[local.weekday()] not in days:
         return False
     match = _HOURS.match(hours.strip())
     if not match:
@@ -330,7 +336,7 @@ def _post_channel(
         )
         if not rows:
             return True
-        if not in_working_hours(now, hours, zone):
+        if not in_working_hours(now, hours, zone, config.slack.working_days):
             report.waiting_for_hours.append(key)
             report.pending += len(rows)
             return True

@@ -28,6 +28,8 @@ DEFAULT_DATABASE_URL = "sqlite:///gapbot.db"
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 UNASSIGNED_TEAM = "unassigned"
+Weekday = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
+WORKING_WEEK: tuple[Weekday, ...] = ("MON", "TUE", "WED", "THU", "FRI")
 
 _PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,19}$")
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/(\*|[A-Za-z0-9_.-]+)$")
@@ -79,6 +81,10 @@ class SlackConfig(Strict):
     working_hours: str = Field(
         "09:00-18:00",
         description="Alerts wait for these local hours (in `timezone`) on working days.",
+    )
+    working_days: list[Weekday] = Field(
+        default_factory=lambda: list(WORKING_WEEK),
+        description="Days on which alerts are posted (in `timezone`).",
     )
     daily_alert_cap: int = Field(
         20, ge=1, description="Alert messages posted to one channel per day at most."

@@ -192,7 +192,12 @@ class Organisation:
         """The gapbot.yaml content for this organisation (URLs come from the environment)."""
         return {
             "timezone": timezone,
-            "slack": {"report_channel": "#eng-leads", "working_hours": "00:00-24:00"},
+            # The sandbox posts at any hour, so the demo shows alerts whenever it runs.
+            "slack": {
+                "report_channel": "#eng-leads",
+                "working_hours": "00:00-24:00",
+                "working_days": ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"],
+            },
             "teams": [
                 {
                     "name": team.name,
@@ -235,7 +240,7 @@ class _Builder:
         per_team = max(4, round(4 * self.size))
         used: set[str] = set()
         for team in TEAMS:
-            names = []
+            names: list[str] = []
             while len(names) < per_team:
                 name = f"{self.rng.choice(FIRST_NAMES)} {self.rng.choice(LAST_NAMES)}"
                 if name in used:

@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-DEFAULT_BOT_TOKEN = "xoxb-fake-gapbot-token"  # noqa: S105 - a fake token for the fake server
+DEFAULT_BOT_TOKEN = "xoxb-fake-gapbot-token"
 BOT_USER_ID = "U0GAPBOT"
 TEAM_ID = "T0GAPBOT"
 
@@ -588,7 +588,12 @@ class _Handler(BaseHTTPRequestHandler):
             body_json = json.loads(body)
             if isinstance(body_json, dict):
                 params.update(body_json)
-        elif body and "x-www-form-urlencoded" in content_type:
+        elif (
+            body
+            and "x-www-form-urlencoded" in content_type
+            and not parts.path.startswith("/upload/")
+        ):
+            # Uploads carry the file's raw bytes, whatever content type the client names.
             params.update({k: v[0] for k, v in parse_qs(body.decode()).items()})
         return params, body_json, body
 

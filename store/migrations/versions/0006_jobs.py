@@ -15,7 +15,7 @@ import store.models
 
 
 revision = '0006_jobs'
-down_revision = '0001'
+down_revision = "0005_slack"
 branch_labels = None
 depends_on = None
 
