@@ -125,7 +125,8 @@ def running_sandbox(folder: Path, *, seed: int, size: float) -> Iterator[Sandbox
     for team in org.config()["teams"]:
         slack.add_channel(team["slack_channel"])
     slack.add_channel(org.config()["slack"]["report_channel"])
-    with JiraServer(org.jira) as jira, GitHubServer(org.github) as github, slack:
+    jira, github = JiraServer(org.jira), GitHubServer(org.github)
+    with jira, github, slack:
         settings = demo_settings(org, folder, jira.url, github.url, slack.api_url)
         write_demo_config(org, folder, settings)
         store = Store(settings.database_url)
@@ -142,10 +143,9 @@ def report_time(now: datetime, settings: Settings) -> datetime:
     sent at the end of it.
     """
     local = now.astimezone(settings.config.zone)
-    monday = (local + timedelta(days=7 - local.weekday())).replace(
+    return (local + timedelta(days=7 - local.weekday())).replace(
         hour=9, minute=0, second=0, microsecond=0
     )
-    return monday
 
 
 def run_demo(
