@@ -159,8 +159,8 @@ class JiraConnector:
     # -- configuration ------------------------------------------------------------------
     @property
     def configured(self) -> bool:
-        """Whether any team reads Jira and a Jira URL is set."""
-        return bool(self.settings.jira_url and self.scopes())
+        """Whether any team reads Jira (a missing URL is then an error, not a silent skip)."""
+        return bool(self.scopes())
 
     def scopes(self) -> list[Scope]:
         """One scope per configured project, and one per team with a JQL of its own."""
@@ -220,7 +220,7 @@ class JiraConnector:
     def _connect(self) -> JIRA:
         url = self.settings.jira_url
         if not url:
-            msg = "jira.url (or JIRA_URL) is not set"
+            msg = "Jira: teams name Jira projects but jira.url (or JIRA_URL) is not set"
             raise ConfigError(msg)
         auth: dict[str, Any]
         if self.pat:

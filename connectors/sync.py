@@ -32,7 +32,7 @@ from sqlalchemy import and_, delete, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from config.errors import GapbotError, SourceError
+from config.errors import ConfigError, GapbotError, SourceError
 from config.settings import Settings, TeamMap
 from connectors.base import (
     AuthError,
@@ -306,7 +306,7 @@ def sync_scope(
                 last_success=utcnow(),
                 last_error="",
             )
-    except AuthError:
+    except (AuthError, ConfigError):
         raise
     except ScopeNotFoundError as exc:
         result.status, result.error = "skipped", str(exc)
@@ -351,7 +351,7 @@ def sync_source(
         for configured_scope in configured:
             try:
                 scopes = _expand(connector, configured_scope)
-            except AuthError:
+            except (AuthError, ConfigError):
                 raise
             except GapbotError as exc:
                 result = ScopeResult(
@@ -383,7 +383,8 @@ def sync_source(
                 )
                 report.results.append(result)
                 progress.scope_done(result)
-    except AuthError as exc:
+    except (AuthError, ConfigError) as exc:
+        # Refused or missing credentials, or no URL: every scope would fail the same way.
         report.source_errors[connector.name] = str(exc)
         log.error("%s: %s", connector.name, exc)
         with store.session() as session:

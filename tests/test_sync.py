@@ -329,3 +329,14 @@ def test_the_progress_bar_on_a_terminal(sqlite_url: str, jira: JiraServer) -> No
         store.dispose()
     assert report.ok
     assert "jira 121 items 2/2 scopes" in out.getvalue()
+
+
+def test_sync_without_a_jira_url_says_so(tmp_path: Path, sqlite_url: str) -> None:
+    result = run_gapbot(
+        "sync", "--source", "jira", cwd=_workdir(tmp_path), env=_env(sqlite_url, None, None)
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "gapbot: error: sync failed for jira: Jira: teams name Jira projects but "
+        "jira.url (or JIRA_URL) is not set"
+    )

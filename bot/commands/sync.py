@@ -115,7 +115,7 @@ def sync_command(
     connectors = build_connectors(settings, [source] if source else None)
     if not connectors:
         which = source or "Jira or GitHub"
-        msg = f"nothing to sync: no team reads {which} (or jira.url / JIRA_URL is not set)"
+        msg = f"nothing to sync: no team reads {which} (teams: jira_projects, jql, github_repos)"
         raise ConfigError(msg)
     store = context.store
     try:
