@@ -277,6 +277,24 @@ class JiraConnector:
             msg = f"Jira project {scope.project} not found, or not visible to {who}"
             raise ScopeNotFoundError(msg) from None
 
+    def check_query(self, scope: Scope) -> None:
+        """Run a team's query for one issue key, so a bad JQL shows up with Jira's words."""
+        client = self.client()
+        jql = self.jql(scope, None)
+        what = f"query of {scope.name}"
+        if self.cloud:
+            self._call(
+                what,
+                lambda: client.enhanced_search_issues(
+                    jql, maxResults=1, fields=["key"], json_result=True
+                ),
+            )
+        else:
+            self._call(
+                what,
+                lambda: client.search_issues(jql, maxResults=1, fields=["key"], json_result=True),
+            )
+
     def jql(self, scope: Scope, since: datetime | None) -> str:
         """The scope's query, from `since` (in the user's zone, floored to the minute)."""
         parts = [f"project in ({scope.project})" if scope.project else f"({scope.query})"]

@@ -256,7 +256,8 @@ def test_check_fails_naming_what_is_broken(
     tmp_path: Path, sqlite_url: str, jira: JiraServer, github: GitHubServer, slack: FakeServer
 ) -> None:
     teams = [
-        {"name": "payments", "jira_projects": ["PAY", "NOPE"], "github_repos": ["acme/missing"]}
+        {"name": "payments", "jira_projects": ["PAY", "NOPE"], "github_repos": ["acme/missing"]},
+        {"name": "growth", "jql": "assignee WAS EVER currentUser()"},
     ]
     env = _env(
         sqlite_url,
@@ -271,6 +272,8 @@ def test_check_fails_naming_what_is_broken(
     assert ("jira", "project PAY", "ok") in rows
     assert ("jira", "project NOPE", "FAIL") in rows
     assert ("github", "acme/missing", "FAIL") in rows
+    assert ("jira", "team:growth", "FAIL") in rows
+    assert "HTTP 400: Error in the JQL Query" in result.stdout
     assert ("slack", f"{slack.url}/api/", "FAIL") in rows
     assert "invalid_auth" in result.stdout
     assert "xoxb-revoked" not in result.stdout + result.stderr

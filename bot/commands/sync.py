@@ -178,7 +178,10 @@ def _check_jira(settings: Settings) -> list[CheckRow]:
     for scope in scopes:
         label = f"project {scope.project}" if scope.project else scope.name
         try:
-            connector.check_scope(scope)
+            if scope.project:
+                connector.check_scope(scope)
+            else:
+                connector.check_query(scope)
             rows.append(CheckRow("jira", label, True, "reachable"))
         except AuthError as exc:
             rows.append(CheckRow("jira", label, False, str(exc)))
