@@ -335,6 +335,7 @@ class JiraConnector:
         records = [self.record(issue) for issue in issues]
         return Page(
             records=records,
+            extra_links=[row for issue in issues for row in self.duplicated_links(issue)],
             next_token=next_token,
             max_updated=max((r.updated for r in records if r.updated), default=None),
             seen_keys=[r.key for r in records],
@@ -395,6 +396,28 @@ class JiraConnector:
         return list(data["issues"])
 
     # -- one issue ----------------------------------------------------------------------
+    @staticmethod
+    def duplicated_links(issue: dict[str, Any]) -> list[dict[str, str]]:
+        """Inward "is duplicated by" links as rows `other duplicates this`.
+
+        ItemRecord's links start at the item (or, for blocked_by, are turned around); this
+        direction has no such word, and the duplicate may sit in a project gapbot does not
+        read, so the row is declared here, with this issue as its origin.
+        """
+        rows = []
+        for entry in (issue.get("fields") or {}).get("issuelinks") or []:
+            name = str((entry.get("type") or {}).get("name", "")).lower()
+            if LINK_TYPE_MAP.get(name) == "duplicates" and "inwardIssue" in entry:
+                rows.append(
+                    {
+                        "source_key": str(entry["inwardIssue"]["key"]),
+                        "target_key": str(issue["key"]),
+                        "type": "duplicates",
+                        "origin": str(issue["key"]),
+                    }
+                )
+        return rows
+
     def record(self, issue: dict[str, Any]) -> ItemRecord:
         """An issue (REST JSON, v2 or v3) as an ItemRecord."""
         fields = issue["fields"]
@@ -422,7 +445,7 @@ class JiraConnector:
                     links.append(LinkRecord(type="blocked_by", target=other))
                 elif kind in (None, "relates"):
                     links.append(LinkRecord(type="relates", target=other))
-                # "is duplicated by" is declared by the duplicate itself (its outward link).
+                # "is duplicated by": `duplicated_links` turns it around (other -> this).
         due = fields.get("duedate")
         return ItemRecord(
             key=key,

@@ -61,7 +61,8 @@ class ScopeResult:
     pages: int = 0
     seconds: float = 0.0
     status: str = "ok"
-    """`ok`, `skipped` (404), `failed` (anything else), or `not run` (its source stopped)."""
+    """`ok`, `skipped` (404) or `failed` (anything else); a stopped source is in
+    SyncReport.source_errors instead."""
     error: str = ""
     gone: int = 0
 
@@ -191,6 +192,7 @@ def commit_page(
     now = utcnow()
     rows = [record.to_row(team_map, now=now) for record in page.records]
     links = [link for record in page.records for link in record.link_rows()]
+    links += page.extra_links
     cursor = previous_cursor
     if page.max_updated is not None:
         candidate = min(page.max_updated, started)

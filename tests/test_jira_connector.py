@@ -68,6 +68,9 @@ def test_first_sync_reads_every_issue_with_its_fields(store: Store, jira: JiraSe
     )
     jira.model.add_link("PAY-1", "Blocks", "PAY-4")
     jira.model.add_link("PAY-5", "Duplicate", "PAY-6")
+    jira.model.add_project("OTHER")
+    outsider = jira.model.add_issue("OTHER", "Same bug, other team", updated=BASE_TIME)
+    jira.model.add_link(outsider["key"], "Duplicate", "PAY-7")  # a project gapbot does not read
     report = _sync(store, _connector(jira))
     assert report.ok, report
     with store.session() as session:
@@ -92,6 +95,7 @@ def test_first_sync_reads_every_issue_with_its_fields(store: Store, jira: JiraSe
     # Links with their direction, parents (Cloud's parent; DC's Epic Link custom field).
     assert ("PAY-1", "PAY-4", "blocks") in links
     assert ("PAY-5", "PAY-6", "duplicates") in links
+    assert ("OTHER-1", "PAY-7", "duplicates") in links
     assert ("CORE-1", "PAY-2", "parent") in links
     assert ("PAY-2", "PAY-3", "parent") in links
     assert items["PAY-2"].parent == "CORE-1"
