@@ -235,7 +235,7 @@ def test_5xx_and_timeouts_are_retried_with_backoff(store: Store, cloud: JiraServ
     sleeps = Sleeps()
     cloud.add_fault(Fault(status=503, body={"errorMessages": ["down"]}, path="/search", nth=1))
     cloud.add_fault(Fault(hang=5, path="/search", nth=3))
-    assert _sync(store, _connector(cloud, sleeps, timeout=0.5)).ok
+    assert _sync(store, _connector(cloud, sleeps, timeout=1.0)).ok
     assert len(sleeps.waits) == 2
     assert all(0 < w <= 1 for w in sleeps.waits)  # backoff without a server-given wait
     with store.session() as session:
