@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -127,6 +128,12 @@ def build_github(count: int, rng: random.Random) -> GitHubModel:
     return model
 
 
+def _own_cpu() -> float:
+    """CPU seconds this process (the fake servers) has used."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_sync(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float]:
     """Run `gapbot ARGS`; returns (wall seconds, CPU seconds, peak RSS in MiB)."""
     started = time.perf_counter()
@@ -189,12 +196,15 @@ def main() -> None:
         print(f"store: {env['DATABASE_URL'].split('?')[0]}")
         for source, count in (("jira", options.jira), ("github", options.github)):
             before = len(jira.requests) + len(github.requests)
+            fake_cpu = _own_cpu()
             seconds, cpu, rss = run_sync(["sync", "--source", source], workdir, env)
+            fake_cpu = _own_cpu() - fake_cpu
             requests = len(jira.requests) + len(github.requests) - before
             print(
                 f"first sync  {source:<6} {count:>6} items in {seconds:6.1f}s = "
-                f"{count / seconds:7.0f} items/s wall, {count / cpu:7.0f} items per gapbot "
-                f"CPU-second ({requests} requests, peak RSS {rss:.0f} MiB)"
+                f"{count / seconds:7.0f} items/s ({requests} requests, peak RSS {rss:.0f} MiB)\n"
+                f"            CPU: gapbot {cpu:.1f}s ({count / cpu:.0f} items/s), "
+                f"fake server {fake_cpu:.1f}s"
             )
         before = len(jira.requests) + len(github.requests)
         seconds, cpu, rss = run_sync(["sync"], workdir, env)

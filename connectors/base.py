@@ -71,6 +71,8 @@ class Page:
     max_updated: datetime | None = None
     """The newest `updated` on the page (the API orders by it, ascending)."""
     seen_keys: list[str] = field(default_factory=list)
+    extra_links: list[dict[str, str]] = field(default_factory=list)
+    """Link rows the records cannot express themselves (each names its origin item)."""
     truncated: bool = False
     """The scope ended early (results shifted under the pager): safe for the cursor, but not
     a complete read, so `--full` must not mark unseen items gone."""

@@ -14,10 +14,11 @@ those issues.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -54,6 +55,11 @@ def parse_gh_time(value: str | None) -> datetime | None:
     if not value:
         return None
     return datetime.fromisoformat(value)
+
+
+def _anchor(raw: dict[str, Any]) -> str:
+    """A listed item's place in an `updated`-ordered listing: its number and `updated_at`."""
+    return f"{raw.get('number')}@{raw.get('updated_at')}"
 
 
 def _header(headers: dict[str, Any] | None, name: str) -> str | None:
@@ -208,33 +214,61 @@ class GitHubConnector:
 
     # -- pages --------------------------------------------------------------------------
     def fetch_page(self, scope: Scope, since: datetime | None, token: str | None) -> Page:
-        """One page of the repository's issues and PRs updated at or after `since`."""
+        """One page of the repository's issues and PRs updated at or after `since`.
+
+        Pages are keyed by time, not by page number: each next page asks again `since` the
+        last item's `updated_at` (less a second, whether GitHub's `since` is inclusive or
+        not) and drops the items already read. Numbered pages shift when an item already read
+        is updated during the sync (it moves to the end), which would skip the first unread
+        one; a time key cannot. Only when a whole page shares one timestamp does the next
+        page follow the page number.
+        """
         requester = self.client().requester
         what = f"issues of {scope.name}"
-        if token:
-            url, params = token, None
-        else:
-            url = f"/repos/{scope.name}/issues"
-            params = {
-                "state": "all",
-                "sort": "updated",
-                "direction": "asc",
-                "per_page": self.page_size,
-            }
-            if since is not None:
-                params["since"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        state: dict[str, Any] = json.loads(token) if token else {}
+        since_text = state.get("since") or (
+            since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if since else None
+        )
+        skip = set(state.get("skip", []))
+        page_number = int(state.get("page", 1))
+        params: dict[str, Any] = {
+            "state": "all",
+            "sort": "updated",
+            "direction": "asc",
+            "per_page": self.page_size,
+        }
+        if since_text:
+            params["since"] = since_text
+        if page_number > 1:
+            params["page"] = page_number
+        url = f"/repos/{scope.name}/issues"
         headers, data = self._call(what, lambda: requester.requestJsonAndCheck("GET", url, params))
         if not isinstance(data, list) or not all(
             isinstance(i, dict) and "number" in i and "updated_at" in i for i in data
         ):
             msg = f"GitHub {what}: the page is not a list of issues"
             raise MalformedPageError(msg)
-        link = _header(headers, "Link") or ""
-        match = _NEXT_LINK.search(link)
-        records = [self.record(scope.name, raw) for raw in data]
+        fresh = [raw for raw in data if _anchor(raw) not in skip]
+        next_token = None
+        if _NEXT_LINK.search(_header(headers, "Link") or ""):
+            last = parse_gh_time(data[-1]["updated_at"]) if data else None
+            if last is None:
+                msg = f"GitHub {what}: a page with a next link has no items with updated_at"
+                raise MalformedPageError(msg)
+            key_since = (last - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if since_text is None or key_since > since_text:
+                anchors = [_anchor(raw) for raw in data if str(raw["updated_at"]) >= key_since]
+                next_token = json.dumps({"since": key_since, "skip": anchors})
+            else:
+                # A whole page within one second: go on by page number for that second.
+                anchors = sorted(skip | {_anchor(raw) for raw in data})
+                next_token = json.dumps(
+                    {"since": since_text, "skip": anchors, "page": page_number + 1}
+                )
+        records = [self.record(scope.name, raw) for raw in fresh]
         return Page(
             records=records,
-            next_token=match.group(1) if match else None,
+            next_token=next_token,
             max_updated=max((r.updated for r in records if r.updated), default=None),
             seen_keys=[r.key for r in records],
         )

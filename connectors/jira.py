@@ -159,8 +159,8 @@ class JiraConnector:
     # -- configuration ------------------------------------------------------------------
     @property
     def configured(self) -> bool:
-        """Whether any team reads Jira and a Jira URL is set."""
-        return bool(self.settings.jira_url and self.scopes())
+        """Whether any team reads Jira (a missing URL is then an error, not a silent skip)."""
+        return bool(self.scopes())
 
     def scopes(self) -> list[Scope]:
         """One scope per configured project, and one per team with a JQL of its own."""
@@ -220,7 +220,7 @@ class JiraConnector:
     def _connect(self) -> JIRA:
         url = self.settings.jira_url
         if not url:
-            msg = "jira.url (or JIRA_URL) is not set"
+            msg = "Jira: teams name Jira projects but jira.url (or JIRA_URL) is not set"
             raise ConfigError(msg)
         auth: dict[str, Any]
         if self.pat:
@@ -277,6 +277,24 @@ class JiraConnector:
             msg = f"Jira project {scope.project} not found, or not visible to {who}"
             raise ScopeNotFoundError(msg) from None
 
+    def check_query(self, scope: Scope) -> None:
+        """Run a team's query for one issue key, so a bad JQL shows up with Jira's words."""
+        client = self.client()
+        jql = self.jql(scope, None)
+        what = f"query of {scope.name}"
+        if self.cloud:
+            self._call(
+                what,
+                lambda: client.enhanced_search_issues(
+                    jql, maxResults=1, fields=["key"], json_result=True
+                ),
+            )
+        else:
+            self._call(
+                what,
+                lambda: client.search_issues(jql, maxResults=1, fields=["key"], json_result=True),
+            )
+
     def jql(self, scope: Scope, since: datetime | None) -> str:
         """The scope's query, from `since` (in the user's zone, floored to the minute)."""
         parts = [f"project in ({scope.project})" if scope.project else f"({scope.query})"]
@@ -317,6 +335,7 @@ class JiraConnector:
         records = [self.record(issue) for issue in issues]
         return Page(
             records=records,
+            extra_links=[row for issue in issues for row in self.duplicated_links(issue)],
             next_token=next_token,
             max_updated=max((r.updated for r in records if r.updated), default=None),
             seen_keys=[r.key for r in records],
@@ -377,6 +396,28 @@ class JiraConnector:
         return list(data["issues"])
 
     # -- one issue ----------------------------------------------------------------------
+    @staticmethod
+    def duplicated_links(issue: dict[str, Any]) -> list[dict[str, str]]:
+        """Inward "is duplicated by" links as rows `other duplicates this`.
+
+        ItemRecord's links start at the item (or, for blocked_by, are turned around); this
+        direction has no such word, and the duplicate may sit in a project gapbot does not
+        read, so the row is declared here, with this issue as its origin.
+        """
+        rows = []
+        for entry in (issue.get("fields") or {}).get("issuelinks") or []:
+            name = str((entry.get("type") or {}).get("name", "")).lower()
+            if LINK_TYPE_MAP.get(name) == "duplicates" and "inwardIssue" in entry:
+                rows.append(
+                    {
+                        "source_key": str(entry["inwardIssue"]["key"]),
+                        "target_key": str(issue["key"]),
+                        "type": "duplicates",
+                        "origin": str(issue["key"]),
+                    }
+                )
+        return rows
+
     def record(self, issue: dict[str, Any]) -> ItemRecord:
         """An issue (REST JSON, v2 or v3) as an ItemRecord."""
         fields = issue["fields"]
@@ -404,7 +445,7 @@ class JiraConnector:
                     links.append(LinkRecord(type="blocked_by", target=other))
                 elif kind in (None, "relates"):
                     links.append(LinkRecord(type="relates", target=other))
-                # "is duplicated by" is declared by the duplicate itself (its outward link).
+                # "is duplicated by": `duplicated_links` turns it around (other -> this).
         due = fields.get("duedate")
         return ItemRecord(
             key=key,

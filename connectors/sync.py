@@ -32,7 +32,7 @@ from sqlalchemy import and_, delete, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from config.errors import GapbotError, SourceError
+from config.errors import ConfigError, GapbotError, SourceError
 from config.settings import Settings, TeamMap
 from connectors.base import (
     AuthError,
@@ -61,7 +61,8 @@ class ScopeResult:
     pages: int = 0
     seconds: float = 0.0
     status: str = "ok"
-    """`ok`, `skipped` (404), `failed` (anything else), or `not run` (its source stopped)."""
+    """`ok`, `skipped` (404) or `failed` (anything else); a stopped source is in
+    SyncReport.source_errors instead."""
     error: str = ""
     gone: int = 0
 
@@ -191,6 +192,7 @@ def commit_page(
     now = utcnow()
     rows = [record.to_row(team_map, now=now) for record in page.records]
     links = [link for record in page.records for link in record.link_rows()]
+    links += page.extra_links
     cursor = previous_cursor
     if page.max_updated is not None:
         candidate = min(page.max_updated, started)
@@ -306,7 +308,7 @@ def sync_scope(
                 last_success=utcnow(),
                 last_error="",
             )
-    except AuthError:
+    except (AuthError, ConfigError):
         raise
     except ScopeNotFoundError as exc:
         result.status, result.error = "skipped", str(exc)
@@ -351,7 +353,7 @@ def sync_source(
         for configured_scope in configured:
             try:
                 scopes = _expand(connector, configured_scope)
-            except AuthError:
+            except (AuthError, ConfigError):
                 raise
             except GapbotError as exc:
                 result = ScopeResult(
@@ -383,7 +385,8 @@ def sync_source(
                 )
                 report.results.append(result)
                 progress.scope_done(result)
-    except AuthError as exc:
+    except (AuthError, ConfigError) as exc:
+        # Refused or missing credentials, or no URL: every scope would fail the same way.
         report.source_errors[connector.name] = str(exc)
         log.error("%s: %s", connector.name, exc)
         with store.session() as session:
@@ -425,20 +428,28 @@ def run_sync(
     full: bool = False,
     progress: Progress | None = None,
 ) -> SyncReport:
-    """Sync every given connector into `store`; never raises for a source's failure."""
+    """Sync every given connector into `store`; never raises for a source's failure.
+
+    Sources run side by side (one thread each): they wait on different servers, and each
+    commits its own pages, so a slow Jira does not hold GitHub back.
+    """
     team_map = TeamMap(settings.config.teams)
     overlap = timedelta(minutes=settings.config.jira.overlap_minutes)
-    report = SyncReport()
-    for connector in connectors:
-        sync_source(
-            store,
-            connector,
-            team_map,
-            full=full,
-            overlap=overlap,
-            progress=progress,
-            report=report,
+
+    def one(connector: Any) -> SyncReport:
+        return sync_source(
+            store, connector, team_map, full=full, overlap=overlap, progress=progress
         )
+
+    if len(connectors) <= 1:
+        reports = [one(c) for c in connectors]
+    else:
+        with ThreadPoolExecutor(max_workers=len(connectors), thread_name_prefix="sync") as pool:
+            reports = list(pool.map(one, connectors))
+    report = SyncReport()
+    for part in reports:  # in the connectors' order, whatever finished first
+        report.results.extend(part.results)
+        report.source_errors.update(part.source_errors)
     return report
 
 

@@ -91,16 +91,20 @@ def test_first_sync_reads_issues_and_pull_requests(store: Store, github: GitHubS
     # Ticket keys in title/branch/body implement the ticket; "Closes #2" links the issue.
     assert ("acme/payments-api#3", "PAY-2", "implements") in links
     assert ("acme/payments-api#3", "acme/payments-api#2", "implements") in links
-    # Paged by the Link header (5 per page, 12 items), sorted by update, all states.
+    # 5 per page, sorted by update, all states; each next page is asked `since` the last
+    # item's time (less a second), dropping what was read: 5 + 4 + 3 items.
     listings = github.requests_to(LISTING)
-    assert len(listings) == 3
+    assert [r.arg("since") for r in listings] == [
+        None,
+        "2026-11-01T12:04:59Z",
+        "2026-11-01T12:08:59Z",
+    ]
     assert listings[0].query == {
         "state": ["all"],
         "sort": ["updated"],
         "direction": ["asc"],
         "per_page": ["5"],
     }
-    assert listings[1].path.startswith("/repositories/")
     # Details only for the 4 pull requests; no lazy re-fetch of listed issues.
     assert len(github.requests_to(r"/pulls/\d+$")) == 4
     assert github.requests_to(r"/issues/\d+$") == []
@@ -122,8 +126,8 @@ def test_incremental_sync_asks_since_the_cursor_minus_overlap(
     before = len(github.requests)
     assert _sync(store, _connector(github)).ok
     listings = [r for r in github.requests[before:] if re.search(LISTING, r.path)]
-    assert len(listings) == 2  # the overlap's 6 items and the change, 5 a page
-    assert {r.arg("since") for r in listings} == {"2026-11-01T12:07:00Z"}
+    # The overlap's 6 items and the change, 5 a page.
+    assert [r.arg("since") for r in listings] == ["2026-11-01T12:07:00Z", "2026-11-01T12:10:59Z"]
     with store.session() as session:
         assert get_item(session, "acme/payments-api#4").title == "Renamed"
     assert state_of(store, "github", "acme/payments-api").cursor == later
@@ -255,3 +259,29 @@ def test_pull_request_files_are_capped(store: Store) -> None:
         item = get_item(session, "acme/payments-api#1")
     assert item is not None
     assert len(item.files) == 120
+
+
+def test_a_change_during_the_sync_skips_nothing(store: Store, github: GitHubServer) -> None:
+    """An item already read is updated mid-sync: numbered pages would shift, time keys don't."""
+    connector = _connector(github)
+    scope = connector.scopes()[0]
+    first = connector.fetch_page(scope, None, None)
+    assert [r.key for r in first.records][-1] == "acme/payments-api#5"
+    github.model.update("acme/payments-api", 1, title="changed")
+    github.model.update("acme/payments-api", 2, title="changed")
+    second = connector.fetch_page(scope, None, first.next_token)
+    assert [r.key for r in second.records] == [f"acme/payments-api#{n}" for n in range(6, 10)]
+    connector.close()
+
+
+def test_a_page_within_one_second_goes_on_by_page_number(store: Store) -> None:
+    model = GitHubModel()
+    for n in range(12):
+        model.add_issue("acme/payments-api", f"Bulk-labelled {n}", updated=BASE_TIME)
+    model.add_repo("acme/platform")
+    with GitHubServer(model) as server:
+        assert _sync(store, _connector(server)).ok
+        pages = [r.arg("page") for r in server.requests_to(LISTING)]
+    assert pages == [None, None, "2", "3"]  # one page re-read when time stopped moving
+    with store.session() as session:
+        assert len(list_items(session)) == 12

@@ -68,6 +68,9 @@ def test_first_sync_reads_every_issue_with_its_fields(store: Store, jira: JiraSe
     )
     jira.model.add_link("PAY-1", "Blocks", "PAY-4")
     jira.model.add_link("PAY-5", "Duplicate", "PAY-6")
+    jira.model.add_project("OTHER")
+    outsider = jira.model.add_issue("OTHER", "Same bug, other team", updated=BASE_TIME)
+    jira.model.add_link(outsider["key"], "Duplicate", "PAY-7")  # a project gapbot does not read
     report = _sync(store, _connector(jira))
     assert report.ok, report
     with store.session() as session:
@@ -92,6 +95,7 @@ def test_first_sync_reads_every_issue_with_its_fields(store: Store, jira: JiraSe
     # Links with their direction, parents (Cloud's parent; DC's Epic Link custom field).
     assert ("PAY-1", "PAY-4", "blocks") in links
     assert ("PAY-5", "PAY-6", "duplicates") in links
+    assert ("OTHER-1", "PAY-7", "duplicates") in links
     assert ("CORE-1", "PAY-2", "parent") in links
     assert ("PAY-2", "PAY-3", "parent") in links
     assert items["PAY-2"].parent == "CORE-1"
@@ -231,7 +235,7 @@ def test_5xx_and_timeouts_are_retried_with_backoff(store: Store, cloud: JiraServ
     sleeps = Sleeps()
     cloud.add_fault(Fault(status=503, body={"errorMessages": ["down"]}, path="/search", nth=1))
     cloud.add_fault(Fault(hang=5, path="/search", nth=3))
-    assert _sync(store, _connector(cloud, sleeps, timeout=0.5)).ok
+    assert _sync(store, _connector(cloud, sleeps, timeout=1.0)).ok
     assert len(sleeps.waits) == 2
     assert all(0 < w <= 1 for w in sleeps.waits)  # backoff without a server-given wait
     with store.session() as session:

@@ -256,7 +256,8 @@ def test_check_fails_naming_what_is_broken(
     tmp_path: Path, sqlite_url: str, jira: JiraServer, github: GitHubServer, slack: FakeServer
 ) -> None:
     teams = [
-        {"name": "payments", "jira_projects": ["PAY", "NOPE"], "github_repos": ["acme/missing"]}
+        {"name": "payments", "jira_projects": ["PAY", "NOPE"], "github_repos": ["acme/missing"]},
+        {"name": "growth", "jql": "assignee WAS EVER currentUser()"},
     ]
     env = _env(
         sqlite_url,
@@ -271,6 +272,8 @@ def test_check_fails_naming_what_is_broken(
     assert ("jira", "project PAY", "ok") in rows
     assert ("jira", "project NOPE", "FAIL") in rows
     assert ("github", "acme/missing", "FAIL") in rows
+    assert ("jira", "team:growth", "FAIL") in rows
+    assert "HTTP 400: Error in the JQL Query" in result.stdout
     assert ("slack", f"{slack.url}/api/", "FAIL") in rows
     assert "invalid_auth" in result.stdout
     assert "xoxb-revoked" not in result.stdout + result.stderr
@@ -329,3 +332,14 @@ def test_the_progress_bar_on_a_terminal(sqlite_url: str, jira: JiraServer) -> No
         store.dispose()
     assert report.ok
     assert "jira 121 items 2/2 scopes" in out.getvalue()
+
+
+def test_sync_without_a_jira_url_says_so(tmp_path: Path, sqlite_url: str) -> None:
+    result = run_gapbot(
+        "sync", "--source", "jira", cwd=_workdir(tmp_path), env=_env(sqlite_url, None, None)
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "gapbot: error: sync failed for jira: Jira: teams name Jira projects but "
+        "jira.url (or JIRA_URL) is not set"
+    )

@@ -115,7 +115,7 @@ def sync_command(
     connectors = build_connectors(settings, [source] if source else None)
     if not connectors:
         which = source or "Jira or GitHub"
-        msg = f"nothing to sync: no team reads {which} (or jira.url / JIRA_URL is not set)"
+        msg = f"nothing to sync: no team reads {which} (teams: jira_projects, jql, github_repos)"
         raise ConfigError(msg)
     store = context.store
     try:
@@ -178,7 +178,10 @@ def _check_jira(settings: Settings) -> list[CheckRow]:
     for scope in scopes:
         label = f"project {scope.project}" if scope.project else scope.name
         try:
-            connector.check_scope(scope)
+            if scope.project:
+                connector.check_scope(scope)
+            else:
+                connector.check_query(scope)
             rows.append(CheckRow("jira", label, True, "reachable"))
         except AuthError as exc:
             rows.append(CheckRow("jira", label, False, str(exc)))
