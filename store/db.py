@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.errors import ConfigError, GapbotError
@@ -23,6 +23,9 @@ from config.errors import ConfigError, GapbotError
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SCHEMA_HEAD = "0006_jobs"
+"""The newest migration's revision; a test keeps it equal to Alembic's head. A store already
+at it opens without loading Alembic (a third of a second saved on every command)."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -90,6 +93,8 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (creating it on an empty database)."""
     from alembic import command  # noqa: PLC0415
 
+    if _at_head(engine):
+        return
     try:
         with engine.begin() as connection:
             cfg = _alembic_config(engine)
@@ -99,6 +104,23 @@ def migrate(engine: Engine) -> None:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         msg = f"cannot open the store at {redact_url(str(engine.url))}: {reason}"
         raise GapbotError(msg) from None
+
+
+def _at_head(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except (OperationalError, ProgrammingError):
+        return False  # a new database: no version table yet
+    return [row[0] for row in versions] == [SCHEMA_HEAD]
+
+
+def head_revision(engine: Engine) -> str:
+    """The newest migration's revision, as Alembic computes it."""
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
+    heads = ScriptDirectory.from_config(_alembic_config(engine)).get_heads()
+    return ",".join(heads)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -138,3 +138,9 @@ def test_concurrent_upserts_of_the_same_keys_do_not_fail(store: Store) -> None:
     assert errors == []
     with store.session() as session:
         assert count_items(session) == 50
+
+
+def test_schema_head_constant_is_alembics_head(store: Store) -> None:
+    from store.db import SCHEMA_HEAD, head_revision
+
+    assert head_revision(store.engine) == SCHEMA_HEAD

@@ -5,23 +5,25 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress as RichProgress
 from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from bot.commands.sync import BarProgress, LineProgress
-from bot.demo import DemoResult, run_demo
 from bot.output import info, is_terminal, stderr, stdout
 from bot.slack_render import render_channel
 from config.errors import InputError
 from connectors.sync import Progress
-from sandbox.scoring import score_line
+
+if TYPE_CHECKING:
+    from bot.demo import DemoResult
 
 
 def show_result(result: DemoResult, elapsed: float) -> None:
     """What the channels received, where the report is, and found versus planted."""
+    from sandbox.scoring import score_line  # noqa: PLC0415 - loads the whole pipeline
     for name in sorted(result.channels):
         stdout.print(render_channel(name, result.channels[name]))
     stdout.print(f"Weekly report (HTML): {result.report_path}", markup=False, highlight=False)
@@ -44,6 +46,7 @@ def demo_command(
     ] = 1.0,
 ) -> None:
     """The whole pipeline on the built-in sandbox: no accounts needed."""
+    from bot.demo import run_demo  # noqa: PLC0415 - loads the whole pipeline
     if size <= 0 or size > 200:
         msg = "--size must be more than 0 and at most 200"
         raise InputError(msg)
