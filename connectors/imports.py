@@ -1,7 +1,7 @@
-"""`gapbot import FILE`: check the whole file, then upsert its items in one transaction.
+"""`gapbot import FILE`: upsert a file's items, all or nothing.
 
-The file is read twice, streaming: a first pass validates every line (so a bad line 90,000
-writes nothing), a second converts and writes in batches. Memory stays flat with file size.
+The file streams through in batches inside one transaction; a bad line anywhere (even line
+90,000) raises before the commit, so nothing is written. Memory stays flat with file size.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from config.errors import InputError
 from config.settings import TeamMap
@@ -44,20 +46,6 @@ def detect_format(path: Path) -> tuple[str, Reader]:
     return "jsonl", read_jsonl
 
 
-def check_file(path: Path, reader: Reader) -> int:
-    """Validate every record; raise InputError at the first bad one or a repeated key."""
-    count = 0
-    seen: dict[str, int] = {}
-    for number, record in reader(path):
-        previous = seen.get(record.key)
-        if previous is not None:
-            msg = f"{path}:{number} ({record.key}): key: already given on line {previous}"
-            raise InputError(msg)
-        seen[record.key] = number
-        count += 1
-    return count
-
-
 def import_file(
     store: Store,
     path: Path,
@@ -70,33 +58,47 @@ def import_file(
         msg = f"{path}: no such file"
         raise InputError(msg)
     fmt, reader = detect_format(path)
+    now = utcnow()
+    items = links = 0
+    seen: dict[str, int] = {}
+    # One transaction: a bad line anywhere rolls back everything before it, so the file is
+    # all in or all out, while only one batch of rows is ever held in memory.
     try:
-        total = check_file(path, reader)
+        with store.session() as session:
+            rows: list[dict[str, Any]] = []
+            link_rows: list[dict[str, Any]] = []
+            for number, record in reader(path):
+                previous = seen.get(record.key)
+                if previous is not None:
+                    msg = f"{path}:{number} ({record.key}): key: already given on line {previous}"
+                    raise InputError(msg)
+                seen[record.key] = number
+                rows.append(record.to_row(team_map, now=now))
+                link_rows.extend(record.link_rows())
+                if len(rows) >= BATCH_SIZE:
+                    items, links = _write(session, rows, link_rows, items, links, progress)
+                    rows, link_rows = [], []
+            if rows:
+                items, links = _write(session, rows, link_rows, items, links, progress)
+            if items == 0:
+                msg = f"{path}: no items in the file"
+                raise InputError(msg)
     except UnicodeDecodeError as exc:
         msg = f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
         raise InputError(msg) from None
-    if total == 0:
-        msg = f"{path}: no items in the file"
-        raise InputError(msg)
-    now = utcnow()
-    items = links = 0
-    with store.session() as session:
-        rows: list[dict[str, Any]] = []
-        link_rows: list[dict[str, Any]] = []
-        for _number, record in reader(path):
-            rows.append(record.to_row(team_map, now=now))
-            link_rows.extend(record.link_rows())
-            if len(rows) >= BATCH_SIZE:
-                items += upsert_items(session, rows)
-                replace_links(session, (r["key"] for r in rows), link_rows)
-                links += len(link_rows)
-                if progress:
-                    progress(len(rows))
-                rows, link_rows = [], []
-        if rows:
-            items += upsert_items(session, rows)
-            replace_links(session, (r["key"] for r in rows), link_rows)
-            links += len(link_rows)
-            if progress:
-                progress(len(rows))
     return ImportResult(path=path, format=fmt, items=items, links=links)
+
+
+def _write(
+    session: Session,
+    rows: list[dict[str, Any]],
+    link_rows: list[dict[str, Any]],
+    items: int,
+    links: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[int, int]:
+    items += upsert_items(session, rows)
+    replace_links(session, (r["key"] for r in rows), link_rows)
+    if progress:
+        progress(len(rows))
+    return items, links + len(link_rows)

@@ -29,18 +29,24 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, ItemRecord]]:
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                msg = f"{path}:{number}: not valid JSON: {exc.msg}"
-                raise InputError(msg) from None
-            if not isinstance(data, dict):
-                msg = f"{path}:{number}: each line must be a JSON object"
-                raise InputError(msg)
-            try:
-                record = ItemRecord.model_validate(data)
-            except ValidationError as exc:
-                key = data.get("key")
-                who = f" ({key})" if isinstance(key, str) and key else ""
-                msg = f"{path}:{number}{who}: {describe_validation_error(exc)}"
-                raise InputError(msg) from None
-            yield number, record
+                # pydantic parses the JSON itself: much faster than json.loads + validate.
+                yield number, ItemRecord.model_validate_json(line)
+            except ValidationError:
+                raise InputError(_describe_bad_line(path, number, line)) from None
+
+
+def _describe_bad_line(path: Path, number: int, line: str) -> str:
+    """The one-line message for a line that failed: bad JSON, not an object, or a field."""
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"{path}:{number}: not valid JSON: {exc.msg}"
+    if not isinstance(data, dict):
+        return f"{path}:{number}: each line must be a JSON object"
+    key = data.get("key")
+    who = f" ({key})" if isinstance(key, str) and key else ""
+    try:
+        ItemRecord.model_validate(data)
+    except ValidationError as exc:
+        return f"{path}:{number}{who}: {describe_validation_error(exc)}"
+    return f"{path}:{number}{who}: invalid item"
