@@ -122,7 +122,9 @@ def run_detectors(
             if debug:
                 raise
             run = DetectorRun(spec.id, error=_error_line(exc))
-            log.error("detector %s failed: %s", spec.id, run.error, exc_info=True)
+            # One line for the person; the traceback only for whoever asked for debug logs.
+            log.error("detector %s failed: %s", spec.id, run.error)
+            log.debug("detector %s traceback", spec.id, exc_info=True)
         else:
             wrong = [g for g in gaps if g.kind != spec.id]
             if wrong:
