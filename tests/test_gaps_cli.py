@@ -170,7 +170,6 @@ def test_dismiss_and_snooze_hide_findings(workdir: Path, sqlite_url: str) -> Non
 
 @pytest.mark.slow
 def test_errors_are_one_line_with_exit_code_2(workdir: Path, sqlite_url: str) -> None:
-    _detected(workdir, sqlite_url)
     cases = [
         (("gaps", "--kind", "dupes"), "--kind: unknown kind 'dupes' (valid kinds: duplicate, "),
         (("gaps", "--team", "growth"), "--team: unknown team 'growth' (teams: payments, "),
@@ -183,11 +182,10 @@ def test_errors_are_one_line_with_exit_code_2(workdir: Path, sqlite_url: str) ->
         assert result.stderr.count("\n") == 1, result.stderr
         assert message in result.stderr
         assert "Traceback" not in result.stderr
-    stale = next(g["id"] for g in _gaps_json(workdir, sqlite_url) if g["kind"] == "stale_pr")
-    zero = _gapbot(workdir, sqlite_url, "snooze", stale, "--days", "0")
+    zero = _gapbot(workdir, sqlite_url, "snooze", "sta-123", "--days", "0")
     assert zero.returncode == 2
     assert "--days must be more than 0" in zero.stderr
-    missing = _gapbot(workdir, sqlite_url, "snooze", stale)
+    missing = _gapbot(workdir, sqlite_url, "snooze", "sta-123")
     assert missing.returncode == 2
     assert "--days" in missing.stderr
 
