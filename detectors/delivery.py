@@ -12,10 +12,10 @@ stale_pr
     otherwise medium. Facts: when the wait started (a new review request re-opens a
     dismissed finding). Sample::
 
-        [medium] acme/web#45 has had no review for 62 working hours
-        Stale pull request: acme/web#45 (payments) has waited 62 working hours for a first
-        review since review was requested on Mon 3 Nov (the limit is 48). It implements
-        PAY-12 (High, payments).
+        [high] acme/web#45 has had no review for 171 working hours
+        Stale pull request: acme/web#45 (web) has waited 171 working hours for a first
+        review since review was requested on Mon 2 Nov (the limit is 48). It implements
+        WEB-12 (High, web).
 
 blocked
     An open item blocked by an open item of another team for more than
@@ -26,9 +26,9 @@ blocked
     limit, after twice the limit for High and Highest items, or when three or more items
     wait on the same blocker; low for Low and Lowest items; medium otherwise. Sample::
 
-        [high] PAY-12 (Highest) blocked for 9 days by CORE-88 of platform
+        [medium] PAY-12 (Highest) blocked for 9 days by CORE-88 of platform
         Blocked across teams: PAY-12 (Highest, payments) has been blocked for 9 days by
-        CORE-88 (Low, platform), which is not started (To Do).
+        CORE-88 (Low, platform), which is not started.
 
 overdue
     Two cases. An open item (not a pull request) more than `detectors.overdue.grace_days`
@@ -38,7 +38,7 @@ overdue
     the dates (14 high, 3 medium). Facts: the due dates. Sample::
 
         [medium] PAY-12 (High) is 9 days overdue
-        Overdue: PAY-12 (High, payments) was due on Mon 3 Nov, 9 days ago, and is in
+        Overdue: PAY-12 (High, payments) was due on Mon 2 Nov, 9 days ago, and is in
         progress (In Review).
 
 status_drift
@@ -48,9 +48,9 @@ status_drift
     do" with an open PR (work invisible in the plan). Severity: a merge 14 or more days old
     is high; a to-do ticket ranked Low or Lowest is low; otherwise medium. Sample::
 
-        [medium] acme/web#45 merged 5 days ago, PAY-12 still in progress
-        Status drift: acme/web#45 (payments) was merged 5 days ago (Mon 3 Nov) but the
-        ticket it implements, PAY-12 (High, payments), is still in progress (In Review).
+        [medium] acme/web#45 merged 5 days ago, WEB-12 still in progress
+        Status drift: acme/web#45 (web) was merged 5 days ago (Fri 6 Nov) but the ticket
+        it implements, WEB-12 (High, web), is still in progress (In Review).
 """
 
 from __future__ import annotations

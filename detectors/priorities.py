@@ -12,8 +12,8 @@ priority_inversion
 
         [medium] PAY-12 (High) waits on CORE-88 (Low), owned by platform
         Priority inversion: PAY-12 (High, payments) is blocked by CORE-88 (Low, platform),
-        which is not started (To Do); the blocker is ranked 2 levels lower than the work
-        waiting on it.
+        which is not started; the blocker is ranked 2 levels lower than the work waiting
+        on it.
 
 parent_child_priority
     Two cases. A parent ranked `parent_high_rank` (default 2, High) or higher whose open
@@ -33,8 +33,9 @@ focus_drift
     untouched items' keys. Sample::
 
         [medium] payments: 1 high-priority item untouched while 3 lower ones move
-        Focus drift in payments: PAY-1 (High) has not been updated for 12 days while 3
-        lower-priority items are in progress: PAY-5 (Low), PAY-6 (Medium), PAY-7 (Low).
+        Focus drift in payments: 1 high-priority item has not been updated for 7 days or
+        more (PAY-1 (High), untouched for 12 days) while 3 lower-priority items are in
+        progress: PAY-6 (Medium), PAY-5 (Low), PAY-7 (Low).
 
 unaligned_work
     Only when `objectives` are configured. Per team: in-progress items that reach no
@@ -48,7 +49,8 @@ unaligned_work
 
         [high] payments: 6 of 10 in-progress items serve no objective
         Unaligned work in payments: 6 of 10 in-progress items (60%) link to no objective
-        (OBJ-1). Largest: PAY-3 (Highest), PAY-9 (High), PAY-4 (Medium).
+        (OBJ-1). Largest: PAY-3 (Highest), PAY-9 (High), PAY-4 (Medium), PAY-5 (Low),
+        PAY-6 (Low) and 1 more.
 """
 
 from __future__ import annotations

@@ -58,9 +58,25 @@ class LinkView(_RowView):
 
 def _utc(value: Any) -> Any:
     # SQLite hands back ISO text, psycopg a naive datetime; both are UTC (see UTCDateTime).
+    # Appending the offset and building a new datetime are each several times faster than
+    # `.replace(tzinfo=UTC)`, which matters at 300,000 timestamps.
     if value.__class__ is str:
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return datetime.fromisoformat(value + "+00:00")
+        except ValueError:
+            value = datetime.fromisoformat(value)  # text that carries its own offset
+    if value.tzinfo is None:
+        return datetime(
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+            tzinfo=UTC,
+        )
+    return value.astimezone(UTC)
 
 
 def _json_list(value: Any) -> Any:

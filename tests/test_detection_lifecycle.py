@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
@@ -222,13 +223,19 @@ def _crash(snapshot: Snapshot) -> list[DetectedGap]:
     raise ZeroDivisionError(msg)
 
 
-def test_a_crashing_detector_is_recorded_and_the_others_go_on(store: Store) -> None:
+def test_a_crashing_detector_is_recorded_and_the_others_go_on(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
     _blocked_scenario(store)
     working = _specs("blocked")
     (blocked_id,) = run_detection(store, config(), NOW, detectors=working).new
     crashing = DetectorSpec(id="blocked", setting="blocked", function=_crash)
     others = _specs("priority_inversion")
-    result = run_detection(store, config(), NOW + HOUR, detectors=[crashing, *others])
+    with caplog.at_level(logging.WARNING, logger="detectors.runner"):
+        result = run_detection(store, config(), NOW + HOUR, detectors=[crashing, *others])
+    assert [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records] == [
+        ("ERROR", "detector blocked failed: ZeroDivisionError: cannot judge 2 items", None)
+    ]
     assert [(r.id, r.error) for r in result.failed] == [
         ("blocked", "ZeroDivisionError: cannot judge 2 items")
     ]
