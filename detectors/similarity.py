@@ -210,6 +210,7 @@ class SimilarityIndex:
         if not item_list:
             return
         self.remove(item.key for item in item_list if item.key in self._row_of)
+        pruned = self._pruned
         counts = self._count_words(item_list)
         char_counts = self._char_counts(counts)
         self._char_df += np.bincount(char_counts.indices, minlength=CHAR_BUCKETS).astype(np.int32)
@@ -229,12 +230,25 @@ class SimilarityIndex:
             self._rows.alive.append(True)
             self._rows.hub.append(0.0)
         self._invalidate()
-        # A new item's hubness comes from its own neighbourhood; the others' are refreshed
-        # by the next scan or rebuild.
-        for offset in range(len(item_list)):
-            row = start + offset
-            sims = self._query_row(self._matrix[row], self._rows.titles[row], exclude=row)
-            self._rows.hub[row] = _hub(sims)
+        if pruned is not None:
+            # Only the new rows are pruned: the rest of the candidate matrix is kept.
+            self._pruned = sp.vstack([pruned, _prune_rows(matrix, CANDIDATE_TERMS)], format="csr")
+        # A new item's hubness comes from its own neighbourhood, found in one block product;
+        # the others' are refreshed by the next scan or rebuild.
+        new_rows = np.arange(start, start + len(item_list))
+        full = self._pruned_matrix()
+        block = (full @ full[new_rows].T).T.tocsr()
+        block.setdiag(0, k=start)
+        block.eliminate_zeros()
+        rows, cols = _top_per_row(block, CANDIDATE_COUNT)
+        rows += start
+        alive = np.array(self._rows.alive, dtype=bool)
+        rows, cols = rows[alive[cols]], cols[alive[cols]]
+        sims = self._exact(rows, cols)
+        order = np.lexsort((-sims, rows))
+        for row in new_rows.tolist():
+            mine = sims[order][rows[order] == row][:HUB_NEIGHBOURS]
+            self._rows.hub[row] = float(mine.sum() / HUB_NEIGHBOURS)
         if self._dead > max(1000, len(self._rows.keys) // 4):
             self._compact()
 
@@ -251,10 +265,14 @@ class SimilarityIndex:
             return
         self._dead += len(gone)
         self._docs -= len(gone)
+        pruned = self._pruned
         counts = self._words_matrix[gone]
         np.subtract.at(self._word_df, counts.indices, 1)
         np.subtract.at(self._char_df, self._char_counts(counts).indices, 1)
         self._invalidate()
+        if pruned is not None:
+            _zero_rows(pruned, np.array(gone))
+            self._pruned = pruned
 
     def _compact(self) -> None:
         alive = np.flatnonzero(np.array(self._rows.alive, dtype=bool))
@@ -365,18 +383,19 @@ class SimilarityIndex:
 
     # -- candidates and scores ---------------------------------------------------------------
 
-    def _prepare(self) -> tuple[sp.csr_matrix, sp.csc_matrix]:
-        if self._pruned is None or self._pruned_t is None:
-            pruned = _prune_rows(self._matrix, CANDIDATE_TERMS)
+    def _pruned_matrix(self) -> sp.csr_matrix:
+        """Each row's heaviest features; rows of removed items are empty."""
+        if self._pruned is None:
+            self._pruned = _prune_rows(self._matrix, CANDIDATE_TERMS)
             dead = np.flatnonzero(~np.array(self._rows.alive, dtype=bool))
-            if len(dead):
-                keep = np.ones(pruned.shape[0], dtype=np.float32)
-                keep[dead] = 0.0
-                pruned = (sp.diags(keep) @ pruned).tocsr()
-                pruned.eliminate_zeros()
-            self._pruned = pruned
+            _zero_rows(self._pruned, dead)
+        return self._pruned
+
+    def _prepare(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        pruned = self._pruned_matrix()
+        if self._pruned_t is None:
             self._pruned_t = pruned.T.tocsr()
-        return self._pruned, self._pruned_t
+        return pruned, self._pruned_t
 
     def _exact(self, rows_a: NDArray[np.int64], rows_b: NDArray[np.int64]) -> NDArray[np.float32]:
         """The final scorer's similarity for each (row_a, row_b)."""
@@ -632,6 +651,15 @@ def _normalize_rows(matrix: sp.csr_matrix) -> None:
     norms = np.sqrt(np.asarray(squares).ravel()).astype(np.float32)
     norms[norms == 0] = 1.0
     matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
+
+
+def _zero_rows(matrix: sp.csr_matrix, rows: NDArray[np.int64]) -> None:
+    """Empty the given rows of a CSR matrix in place."""
+    if len(rows) == 0:
+        return
+    for row in rows.tolist():
+        matrix.data[matrix.indptr[row] : matrix.indptr[row + 1]] = 0.0
+    matrix.eliminate_zeros()
 
 
 def _prune_rows(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
