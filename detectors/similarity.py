@@ -63,10 +63,18 @@ HUB_NEIGHBOURS = 5
 """Nearest neighbours whose mean score makes an item's hubness."""
 HUB_ALPHA = 0.5
 """How much an item's hubness is subtracted from scores that involve it."""
+CHAR_TERMS = 192
+"""Heaviest character n-gram features an item's vector keeps (renormalised)."""
+WORD_TERMS = 64
+"""Heaviest word features an item's vector keeps (renormalised)."""
 CANDIDATE_TERMS = 48
 """Heaviest features of a vector kept for candidate generation."""
-CANDIDATE_COUNT = 60
+CANDIDATE_COUNT = 20
 """Candidates kept per item in a scan, before exact rescoring."""
+CANDIDATE_DF_SHARE = 0.002
+"""Features in more than this share of items are not used to find candidates..."""
+CANDIDATE_MIN_DF_CAP = 100
+"""...unless they are in at most this many items."""
 QUERY_CANDIDATES = 200
 """Candidates rescored for one `similar` or `search` query."""
 BLOCK_ROWS = 2000
@@ -356,13 +364,16 @@ class SimilarityIndex:
     def _weigh(self, counts: sp.csr_matrix, char_counts: sp.csr_matrix) -> sp.csr_matrix:
         """TF-IDF of both views, normalised, weighted and side by side."""
         parts = []
-        for matrix, df, weight in (
-            (char_counts, self._char_df, CHAR_WEIGHT),
-            (counts, self._word_df, 1.0 - CHAR_WEIGHT),
+        for matrix, df, weight, terms in (
+            (char_counts, self._char_df, CHAR_WEIGHT, CHAR_TERMS),
+            (counts, self._word_df, 1.0 - CHAR_WEIGHT, WORD_TERMS),
         ):
             tfidf = matrix.astype(np.float32, copy=True)
             tfidf.data = np.log(tfidf.data) + 1.0
             tfidf.data *= self._idf(df)[tfidf.indices]
+            # Each item keeps its heaviest features only, renormalised: its keywords. This
+            # is what makes exact scoring about as cheap as candidate generation.
+            tfidf = _prune_rows(tfidf, terms)
             _normalize_rows(tfidf)
             tfidf.data *= math.sqrt(weight)
             parts.append(tfidf)
@@ -386,7 +397,15 @@ class SimilarityIndex:
     def _pruned_matrix(self) -> sp.csr_matrix:
         """Each row's heaviest features; rows of removed items are empty."""
         if self._pruned is None:
-            self._pruned = _prune_rows(self._matrix, CANDIDATE_TERMS)
+            # Candidates come from distinctive features only: a feature shared by thousands
+            # of items would make every one of them a candidate of every other.
+            alive_docs = max(len(self._row_of), 1)
+            cap = max(CANDIDATE_MIN_DF_CAP, int(CANDIDATE_DF_SHARE * alive_docs))
+            column_df = np.bincount(self._matrix.indices, minlength=self._matrix.shape[1])
+            distinctive = self._matrix.copy()
+            distinctive.data[column_df[distinctive.indices] > cap] = 0.0
+            distinctive.eliminate_zeros()
+            self._pruned = _prune_rows(distinctive, CANDIDATE_TERMS)
             dead = np.flatnonzero(~np.array(self._rows.alive, dtype=bool))
             _zero_rows(self._pruned, dead)
         return self._pruned
@@ -406,6 +425,10 @@ class SimilarityIndex:
         for start in range(0, len(rows_a), step):
             a = self._matrix[rows_a[start : start + step]]
             b = self._matrix[rows_b[start : start + step]]
+            # Canonical (sorted, unique) indices let scipy multiply row by row in O(nnz)
+            # instead of through a dense accumulator as wide as the feature space.
+            a.sum_duplicates()
+            b.sum_duplicates()
             cosine[start : start + step] = np.asarray(a.multiply(b).sum(axis=1)).ravel()
         titles = self._rows.titles
         ratio = np.fromiter(
@@ -653,6 +676,16 @@ def _normalize_rows(matrix: sp.csr_matrix) -> None:
     matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
 
 
+def _row_major_descending(matrix: sp.csr_matrix, rows: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Positions of a CSR matrix's entries ordered by row, then by value descending."""
+    values = matrix.data.astype(np.float64)
+    span = float(values.max(initial=0.0) - values.min(initial=0.0)) + 1.0
+    # One float key instead of a two-key lexsort: rows apart by more than any value gap.
+    key = rows.astype(np.float64) * span - values
+    order: NDArray[np.int64] = np.argsort(key, kind="stable")
+    return order
+
+
 def _zero_rows(matrix: sp.csr_matrix, rows: NDArray[np.int64]) -> None:
     """Empty the given rows of a CSR matrix in place."""
     if len(rows) == 0:
@@ -668,7 +701,7 @@ def _prune_rows(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
     if len(lengths) == 0 or lengths.max(initial=0) <= keep:
         return matrix.copy()
     rows = np.repeat(np.arange(matrix.shape[0]), lengths)
-    order = np.lexsort((-matrix.data, rows))
+    order = _row_major_descending(matrix, rows)
     rank = np.arange(len(order)) - np.repeat(matrix.indptr[:-1], lengths)
     chosen = order[rank < keep]
     pruned: sp.csr_matrix = sp.coo_matrix(
@@ -683,7 +716,7 @@ def _top_per_row(matrix: sp.csr_matrix, keep: int) -> tuple[NDArray[np.int64], N
     rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), lengths)
     if len(rows) == 0:
         return rows, rows
-    order = np.lexsort((-matrix.data, rows))
+    order = _row_major_descending(matrix, rows)
     rank = np.arange(len(order)) - np.repeat(matrix.indptr[:-1], lengths)
     chosen = order[rank < keep]
     return rows[chosen], matrix.indices[chosen].astype(np.int64)
