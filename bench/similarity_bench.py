@@ -27,6 +27,7 @@ from detectors.similarity import IndexedText, SimilarityIndex  # noqa: E402
 MIN_SIMILARITY = 0.3
 """Pairs compared between the scan and the exhaustive run: the region the detector acts in."""
 SEED = 7
+DATA_DIR = ROOT.parent.parent / "shared" / "data" / "dupes"
 
 _SYLLABLES = ["ka", "lo", "mi", "ra", "ten", "sol", "vi", "dor", "pex", "qua", "zen", "bri"]
 _VERBS = ["fix", "add", "update", "remove", "migrate", "refactor", "support", "handle", "allow"]
@@ -93,11 +94,37 @@ def _vocabulary(rng: random.Random, size: int) -> list[str]:
     return sorted(words)
 
 
-def generate(count: int, seed: int = SEED) -> list[IndexedText]:
-    """Items whose words follow a Zipf-like law, 3% of them rewordings of an earlier item."""
+def _real_vocabulary(data_dir: Path) -> tuple[list[str], list[float]] | None:
+    """Words and their frequencies in real pull requests, if the data set is there."""
+    path = data_dir / "items.jsonl"
+    if not path.exists():
+        return None
+    counts: dict[str, int] = {}
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            for word in f"{row['title']} {row.get('body') or ''}".split():
+                if word.isalpha():
+                    counts[word] = counts.get(word, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [w for w, _ in ranked], [float(c) for _, c in ranked]
+
+
+def generate(count: int, seed: int = SEED, data_dir: Path = DATA_DIR) -> list[IndexedText]:
+    """Items whose words follow a real word-frequency law; 3% are rewordings of another.
+
+    The vocabulary and its frequencies come from the real pull requests in `data_dir`
+    (about 40,000 distinct words), else from made-up words with a Zipf law. Each item gets a
+    topic of four words drawn from the less frequent half, so items differ as real ones do.
+    """
     rng = random.Random(seed)
-    vocab = _vocabulary(rng, 20000)
-    weights = [1.0 / (rank + 10) for rank in range(len(vocab))]
+    real = _real_vocabulary(data_dir)
+    if real is None:
+        vocab = _vocabulary(rng, 20000)
+        weights = [1.0 / (rank + 10) for rank in range(len(vocab))]
+    else:
+        vocab, weights = real
+    rare = vocab[len(vocab) // 20 :]
     items: list[IndexedText] = []
     for number in range(count):
         if items and rng.random() < 0.03:
@@ -108,15 +135,10 @@ def generate(count: int, seed: int = SEED) -> list[IndexedText]:
             body_words = source.body.split()[: rng.randint(10, 40)]
             title, body = " ".join(title_words), " ".join(body_words)
         else:
-            # The topic is specific (uniform over the domain words); the body's other
-            # words follow a Zipf-like law, as in real tickets.
-            topic = rng.sample(vocab, 4)
-            title = " ".join(
-                [rng.choice(_VERBS), *topic[:3], *rng.sample(_ENGLISH, rng.randint(1, 4))]
-            )
-            body_terms = rng.choices(vocab, weights=weights, k=rng.randint(10, 40))
-            filler = rng.choices(_ENGLISH, k=rng.randint(10, 40))
-            body_list = topic + body_terms + filler
+            topic = rng.sample(rare, 4)
+            common = rng.choices(vocab, weights=weights, k=rng.randint(2, 5))
+            title = " ".join([rng.choice(_VERBS), *topic[:3], *common])
+            body_list = topic + rng.choices(vocab, weights=weights, k=rng.randint(20, 80))
             rng.shuffle(body_list)
             body = " ".join(body_list)
         items.append(IndexedText(key=f"GEN-{number}", title=title, body=body))

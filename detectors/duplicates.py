@@ -61,10 +61,16 @@ def indexed_text(item: WorkItem) -> IndexedText:
     )
 
 
-def build_index(items: Iterable[WorkItem]) -> SimilarityIndex:
-    """A similarity index over `items` (items gone from their source are left out)."""
+def build_index(items: Iterable[WorkItem], *, scan: bool = True) -> SimilarityIndex:
+    """A similarity index over `items` (items gone from their source are left out).
+
+    Args:
+        items: the work items.
+        scan: compute every item's hubness now (needed before `similar` and `search`);
+            False when the caller runs `scan` itself, which computes it first.
+    """
     index = SimilarityIndex()
-    index.build(indexed_text(item) for item in items if not item.gone)
+    index.build((indexed_text(item) for item in items if not item.gone), scan=scan)
     return index
 
 
@@ -129,7 +135,7 @@ def detect_duplicates(snapshot: Snapshot) -> list[DetectedGap]:
     items = {key: item for key, item in snapshot.items.items() if not item.gone}
     if len(items) < 2:
         return []
-    index = build_index(items.values())
+    index = build_index(items.values(), scan=False)
     linked = _linked_pairs(snapshot.links, items)
     recent = snapshot.now - timedelta(days=settings.recent_done_days)
     gaps: list[DetectedGap] = []

@@ -7,7 +7,9 @@ How two items are compared (the "final scorer"):
 2. Two TF-IDF vectors (sublinear term frequency, smooth idf, L2-normalised) are made from it:
    one over character 3-5-grams inside words (robust to plurals, glued identifiers and
    spelling variants), one over whole words. Features present in more than `MAX_DF` of a
-   large corpus carry no signal and get no weight. The cosine of the two items is
+   large corpus carry no signal and get no weight. Each vector keeps only its heaviest
+   `CHAR_TERMS` n-grams and `WORD_TERMS` words (its keywords), renormalised, so that exact
+   scoring stays cheap at 100,000 items. The cosine of the two items is
    `CHAR_WEIGHT * cos_char + (1 - CHAR_WEIGHT) * cos_word`.
 3. The score blends that cosine with rapidfuzz's `token_set_ratio` of the two titles:
    `score = (1 - FUZZ_WEIGHT) * cosine + FUZZ_WEIGHT * ratio`.
@@ -16,9 +18,10 @@ How two items are compared (the "final scorer"):
    `HUB_NEIGHBOURS` nearest neighbours; rankings use `score - HUB_ALPHA * hub(other)`, the
    duplicate verdict `score - HUB_ALPHA * (hub(a) + hub(b)) / 2`.
 
-How it scales: no all-pairs product. Each vector is pruned to its `CANDIDATE_TERMS` heaviest
-features; a sparse product of the pruned vectors, in row blocks, keeps each row's best
-`CANDIDATE_COUNT` partners; only those candidates are rescored exactly. Features are hashed
+How it scales: no all-pairs product. For candidates, each vector keeps its
+`CANDIDATE_TERMS` heaviest distinctive features (those in at most `CANDIDATE_DF_SHARE` of the
+items); a sparse product of these, in row blocks, keeps each row's best `CANDIDATE_COUNT`
+partners; only those candidates are rescored exactly. Features are hashed
 into a fixed space and words' n-grams are computed once per distinct word (the document x
 word matrix times a word x n-gram matrix), so building 100,000 items takes seconds.
 
@@ -77,6 +80,8 @@ CANDIDATE_MIN_DF_CAP = 100
 """...unless they are in at most this many items."""
 QUERY_CANDIDATES = 200
 """Candidates rescored for one `similar` or `search` query."""
+BUILD_CHUNK = 10000
+"""Items vectorised at once when building (bounds peak memory)."""
 BLOCK_ROWS = 2000
 """Rows per block of the candidate product (bounds peak memory)."""
 
@@ -198,10 +203,22 @@ class SimilarityIndex:
         counts = self._count_words(item_list)
         self._words_matrix = counts
         self._docs = len(item_list)
-        char_counts = self._char_counts(counts)
-        self._char_df = np.bincount(char_counts.indices, minlength=CHAR_BUCKETS).astype(np.int32)
+        # Two passes in row chunks: document frequencies first, then the weighted vectors;
+        # the unpruned n-gram counts of all items never sit in memory at once.
+        chunks = [
+            slice(start, start + BUILD_CHUNK) for start in range(0, len(item_list), BUILD_CHUNK)
+        ]
+        self._char_df = np.zeros(CHAR_BUCKETS, dtype=np.int32)
+        for chunk in chunks:
+            char_counts = self._char_counts(counts[chunk])
+            self._char_df += np.bincount(char_counts.indices, minlength=CHAR_BUCKETS).astype(
+                np.int32
+            )
         self._word_df = np.bincount(counts.indices, minlength=len(self._vocab)).astype(np.int32)
-        self._matrix = self._weigh(counts, char_counts)
+        self._matrix = sp.vstack(
+            [self._weigh(counts[chunk], self._char_counts(counts[chunk])) for chunk in chunks],
+            format="csr",
+        )
         for item in item_list:
             self._row_of[item.key] = len(self._rows.keys)
             self._rows.keys.append(item.key)
