@@ -125,8 +125,10 @@ def main() -> None:
     keys = [item.key for item in items]
     labels = [int(str(p["label"])) for p in pairs]
     n_dup = sum(labels)
-    print(f"data: {data_dir}: {len(items)} items, {n_dup} duplicate and {len(pairs) - n_dup} ")
-    print("non-duplicate labelled pairs")
+    print(
+        f"data: {data_dir}: {len(items)} items, {n_dup} duplicate and "
+        f"{len(pairs) - n_dup} non-duplicate labelled pairs"
+    )
 
     started = time.perf_counter()
     index = build_index(items)

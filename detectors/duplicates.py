@@ -38,7 +38,7 @@ from store.models import Link, WorkItem
 
 DETECTOR_ID = "duplicates"
 KIND = "duplicate"
-DEFAULT_THRESHOLD = 0.08
+DEFAULT_THRESHOLD = 0.05
 """Verdict score above which a pair is flagged (chosen for precision on the evaluation)."""
 HIGH_SEVERITY_MARGIN = 0.25
 """A pair this far above the threshold is high severity."""
