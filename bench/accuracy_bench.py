@@ -156,7 +156,7 @@ def main() -> None:
     # How the default threshold was chosen: the verdict score's precision/recall curve.
     scores = [index.pair_score(str(p["a"]), str(p["b"])) for p in pairs]
     curve = []
-    for threshold in (0.0, 0.02, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3):
+    for threshold in (0.0, 0.02, 0.03, 0.04, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3):
         figures = verdict_figures([s >= threshold for s in scores], labels)
         curve.append((threshold, *figures))
 

@@ -8,7 +8,8 @@ evaluation in `bench/accuracy_bench.py` for precision), where
 - both are open, or one is open and the other was finished in the last `recent_done_days`
   days ("already solved by ...");
 - they are not already linked (`duplicates`, `relates`, `blocks`, `parent`, or a pull request
-  that implements or mentions the ticket).
+  that implements or mentions the ticket);
+- they share at least one distinctive word (the explanation names it).
 
 A pull request and another team's ticket that describe the same change are such a pair. Two
 open pull requests (same or different repositories, any teams) whose titles match
@@ -38,7 +39,7 @@ from store.models import Link, WorkItem
 
 DETECTOR_ID = "duplicates"
 KIND = "duplicate"
-DEFAULT_THRESHOLD = 0.05
+DEFAULT_THRESHOLD = 0.04
 """Verdict score above which a pair is flagged (chosen for precision on the evaluation)."""
 HIGH_SEVERITY_MARGIN = 0.25
 """A pair this far above the threshold is high severity."""
@@ -177,6 +178,9 @@ def _pair_gap(
     if done_a and done_b:
         return None
     terms = index.shared_terms(a.key, b.key)
+    if not terms:
+        # Similar only in letters, not in any word a reader could check: no alert.
+        return None
     teams = tuple(sorted({a.team, b.team}))
     because = f"Both mention {_quoted(terms)} (similarity {pair.score:.2f})."
     if done_a or done_b:
