@@ -48,6 +48,10 @@ TITLE_WEIGHT = 3
 """How many times the title's words count: a title says what the work is."""
 BODY_WORDS = 100
 """Words of the body used; the rest of a long description is detail, not topic."""
+TITLE_WORDS = 50
+"""Words of a title (and of components plus labels) used: a bound for pasted essays."""
+MAX_WORD_LENGTH = 40
+"""Longer "words" are hashes, tokens or blobs: not what two items are about."""
 NGRAM_MIN, NGRAM_MAX = 3, 5
 """Character n-gram lengths, taken inside words padded with a space at each end."""
 CHAR_BUCKETS = 1 << 20
@@ -145,15 +149,16 @@ def _word_ngrams(word: str) -> list[int]:
 
 def document_words(item: IndexedText) -> tuple[list[str], list[str]]:
     """The words of an item's title, and of its components, labels and body start."""
-    title = content_words(item.title)
+    title = content_words(item.title)[:TITLE_WORDS]
     tags = [w for value in (*item.components, *item.labels) for w in content_words(value)]
+    tags = tags[:TITLE_WORDS]
     body = content_words(item.body)[:BODY_WORDS]
     return title, tags + body
 
 
 def content_words(text: str) -> list[str]:
     """The words of `text` that are not stop words: what the text is about."""
-    return [w for w in words(text) if w not in STOP_WORDS]
+    return [w for w in words(text) if w not in STOP_WORDS and len(w) <= MAX_WORD_LENGTH]
 
 
 class SimilarityIndex:
