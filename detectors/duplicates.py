@@ -9,7 +9,8 @@ evaluation in `bench/accuracy_bench.py` for precision), where
   days ("already solved by ...");
 - they are not already linked (`duplicates`, `relates`, `blocks`, `parent`, or a pull request
   that implements or mentions the ticket);
-- they share at least one distinctive word (the explanation names it).
+- they share at least one distinctive word (the explanation names it);
+- one is among the other's `MAX_NEIGHBOUR_RANK` nearest neighbours.
 
 A pull request and another team's ticket that describe the same change are such a pair. Two
 open pull requests (same or different repositories, any teams) whose titles match
@@ -41,6 +42,9 @@ DETECTOR_ID = "duplicates"
 KIND = "duplicate"
 DEFAULT_THRESHOLD = 0.04
 """Verdict score above which a pair is flagged (chosen for precision on the evaluation)."""
+MAX_NEIGHBOUR_RANK = 10
+"""One item must be among the other's this many nearest neighbours: a pair is flagged for
+being each other's best match, not merely for clearing a score."""
 HIGH_SEVERITY_MARGIN = 0.25
 """A pair this far above the threshold is high severity."""
 PR_TITLE_RATIO = 80.0
@@ -148,7 +152,7 @@ def detect_duplicates(snapshot: Snapshot) -> list[DetectedGap]:
         if shared_files:
             gaps.append(_pr_gap(index, pair, a, b, shared_files=shared_files, threshold=threshold))
             continue
-        if pair.score < threshold:
+        if pair.score < threshold or pair.rank > MAX_NEIGHBOUR_RANK:
             continue
         if settings.scope == "cross_team" and a.team == b.team:
             continue

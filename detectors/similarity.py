@@ -121,6 +121,9 @@ class Pair:
     similarity: float
     score: float
     """The verdict score: the similarity less both items' mean hubness, clipped to [0, 1]."""
+    rank: int = 1
+    """1 when one item is the other's nearest neighbour, 2 for second nearest, and so on
+    (the better of the two directions, among the scan's candidates)."""
 
 
 @dataclass
@@ -572,15 +575,20 @@ class SimilarityIndex:
         if not keep_pairs:
             return []
         keep = sims >= min_similarity
+        ranks = _pair_ranks(rows_a, rows_b, sims)
         hub = np.array(self._rows.hub, dtype=np.float32)
         keys = self._rows.keys
         pairs = []
-        for a, b, sim in zip(
-            rows_a[keep].tolist(), rows_b[keep].tolist(), sims[keep].tolist(), strict=True
+        for a, b, sim, rank in zip(
+            rows_a[keep].tolist(),
+            rows_b[keep].tolist(),
+            sims[keep].tolist(),
+            ranks[keep].tolist(),
+            strict=True,
         ):
             score = _clip(sim - HUB_ALPHA * (hub[a] + hub[b]) / 2.0)
             first, second = sorted((keys[a], keys[b]))
-            pairs.append(Pair(first, second, _clip(sim), score))
+            pairs.append(Pair(first, second, _clip(sim), score, rank))
         pairs.sort(key=lambda p: (-p.score, p.a, p.b))
         return pairs
 
@@ -674,6 +682,22 @@ def _shared_phrases(title_a: list[str], title_b: list[str]) -> list[str]:
                 phrases.append(" ".join(gram))
                 used |= span
     return phrases
+
+
+def _pair_ranks(
+    rows_a: NDArray[np.int64], rows_b: NDArray[np.int64], sims: NDArray[np.float32]
+) -> NDArray[np.int64]:
+    """For each pair, the better of b's rank among a's candidates and a's among b's."""
+    count = len(rows_a)
+    rows = np.concatenate([rows_a, rows_b])
+    values = np.concatenate([sims, sims])
+    order = np.lexsort((-values, rows))
+    sorted_rows = rows[order]
+    starts = np.searchsorted(sorted_rows, sorted_rows)
+    rank_sorted = np.arange(len(order)) - starts + 1
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = rank_sorted
+    return np.minimum(ranks[:count], ranks[count:])
 
 
 def _hub(found: list[tuple[int, float]]) -> float:
