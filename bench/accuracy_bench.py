@@ -125,8 +125,10 @@ def main() -> None:
     keys = [item.key for item in items]
     labels = [int(str(p["label"])) for p in pairs]
     n_dup = sum(labels)
-    print(f"data: {data_dir}: {len(items)} items, {n_dup} duplicate and {len(pairs) - n_dup} ")
-    print("non-duplicate labelled pairs")
+    print(
+        f"data: {data_dir}: {len(items)} items, {n_dup} duplicate and "
+        f"{len(pairs) - n_dup} non-duplicate labelled pairs"
+    )
 
     started = time.perf_counter()
     index = build_index(items)
@@ -154,7 +156,7 @@ def main() -> None:
     # How the default threshold was chosen: the verdict score's precision/recall curve.
     scores = [index.pair_score(str(p["a"]), str(p["b"])) for p in pairs]
     curve = []
-    for threshold in (0.0, 0.02, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3):
+    for threshold in (0.0, 0.02, 0.03, 0.04, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3):
         figures = verdict_figures([s >= threshold for s in scores], labels)
         curve.append((threshold, *figures))
 

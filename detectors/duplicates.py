@@ -8,7 +8,9 @@ evaluation in `bench/accuracy_bench.py` for precision), where
 - both are open, or one is open and the other was finished in the last `recent_done_days`
   days ("already solved by ...");
 - they are not already linked (`duplicates`, `relates`, `blocks`, `parent`, or a pull request
-  that implements or mentions the ticket).
+  that implements or mentions the ticket);
+- they share at least one distinctive word (the explanation names it);
+- one is among the other's `MAX_NEIGHBOUR_RANK` nearest neighbours.
 
 A pull request and another team's ticket that describe the same change are such a pair. Two
 open pull requests (same or different repositories, any teams) whose titles match
@@ -38,8 +40,11 @@ from store.models import Link, WorkItem
 
 DETECTOR_ID = "duplicates"
 KIND = "duplicate"
-DEFAULT_THRESHOLD = 0.08
+DEFAULT_THRESHOLD = 0.04
 """Verdict score above which a pair is flagged (chosen for precision on the evaluation)."""
+MAX_NEIGHBOUR_RANK = 10
+"""One item must be among the other's this many nearest neighbours: a pair is flagged for
+being each other's best match, not merely for clearing a score."""
 HIGH_SEVERITY_MARGIN = 0.25
 """A pair this far above the threshold is high severity."""
 PR_TITLE_RATIO = 80.0
@@ -61,10 +66,16 @@ def indexed_text(item: WorkItem) -> IndexedText:
     )
 
 
-def build_index(items: Iterable[WorkItem]) -> SimilarityIndex:
-    """A similarity index over `items` (items gone from their source are left out)."""
+def build_index(items: Iterable[WorkItem], *, scan: bool = True) -> SimilarityIndex:
+    """A similarity index over `items` (items gone from their source are left out).
+
+    Args:
+        items: the work items.
+        scan: compute every item's hubness now (needed before `similar` and `search`);
+            False when the caller runs `scan` itself, which computes it first.
+    """
     index = SimilarityIndex()
-    index.build(indexed_text(item) for item in items if not item.gone)
+    index.build((indexed_text(item) for item in items if not item.gone), scan=scan)
     return index
 
 
@@ -129,7 +140,7 @@ def detect_duplicates(snapshot: Snapshot) -> list[DetectedGap]:
     items = {key: item for key, item in snapshot.items.items() if not item.gone}
     if len(items) < 2:
         return []
-    index = build_index(items.values())
+    index = build_index(items.values(), scan=False)
     linked = _linked_pairs(snapshot.links, items)
     recent = snapshot.now - timedelta(days=settings.recent_done_days)
     gaps: list[DetectedGap] = []
@@ -141,7 +152,7 @@ def detect_duplicates(snapshot: Snapshot) -> list[DetectedGap]:
         if shared_files:
             gaps.append(_pr_gap(index, pair, a, b, shared_files=shared_files, threshold=threshold))
             continue
-        if pair.score < threshold:
+        if pair.score < threshold or pair.rank > MAX_NEIGHBOUR_RANK:
             continue
         if settings.scope == "cross_team" and a.team == b.team:
             continue
@@ -171,6 +182,9 @@ def _pair_gap(
     if done_a and done_b:
         return None
     terms = index.shared_terms(a.key, b.key)
+    if not terms:
+        # Similar only in letters, not in any word a reader could check: no alert.
+        return None
     teams = tuple(sorted({a.team, b.team}))
     because = f"Both mention {_quoted(terms)} (similarity {pair.score:.2f})."
     if done_a or done_b:

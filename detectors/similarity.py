@@ -7,7 +7,9 @@ How two items are compared (the "final scorer"):
 2. Two TF-IDF vectors (sublinear term frequency, smooth idf, L2-normalised) are made from it:
    one over character 3-5-grams inside words (robust to plurals, glued identifiers and
    spelling variants), one over whole words. Features present in more than `MAX_DF` of a
-   large corpus carry no signal and get no weight. The cosine of the two items is
+   large corpus carry no signal and get no weight. Each vector keeps only its heaviest
+   `CHAR_TERMS` n-grams and `WORD_TERMS` words (its keywords), renormalised, so that exact
+   scoring stays cheap at 100,000 items. The cosine of the two items is
    `CHAR_WEIGHT * cos_char + (1 - CHAR_WEIGHT) * cos_word`.
 3. The score blends that cosine with rapidfuzz's `token_set_ratio` of the two titles:
    `score = (1 - FUZZ_WEIGHT) * cosine + FUZZ_WEIGHT * ratio`.
@@ -16,9 +18,10 @@ How two items are compared (the "final scorer"):
    `HUB_NEIGHBOURS` nearest neighbours; rankings use `score - HUB_ALPHA * hub(other)`, the
    duplicate verdict `score - HUB_ALPHA * (hub(a) + hub(b)) / 2`.
 
-How it scales: no all-pairs product. Each vector is pruned to its `CANDIDATE_TERMS` heaviest
-features; a sparse product of the pruned vectors, in row blocks, keeps each row's best
-`CANDIDATE_COUNT` partners; only those candidates are rescored exactly. Features are hashed
+How it scales: no all-pairs product. For candidates, each vector keeps its
+`CANDIDATE_TERMS` heaviest distinctive features (those in at most `CANDIDATE_DF_SHARE` of the
+items); a sparse product of these, in row blocks, keeps each row's best `CANDIDATE_COUNT`
+partners; only those candidates are rescored exactly. Features are hashed
 into a fixed space and words' n-grams are computed once per distinct word (the document x
 word matrix times a word x n-gram matrix), so building 100,000 items takes seconds.
 
@@ -45,6 +48,10 @@ TITLE_WEIGHT = 3
 """How many times the title's words count: a title says what the work is."""
 BODY_WORDS = 100
 """Words of the body used; the rest of a long description is detail, not topic."""
+TITLE_WORDS = 50
+"""Words of a title (and of components plus labels) used: a bound for pasted essays."""
+MAX_WORD_LENGTH = 40
+"""Longer "words" are hashes, tokens or blobs: not what two items are about."""
 NGRAM_MIN, NGRAM_MAX = 3, 5
 """Character n-gram lengths, taken inside words padded with a space at each end."""
 CHAR_BUCKETS = 1 << 20
@@ -63,12 +70,22 @@ HUB_NEIGHBOURS = 5
 """Nearest neighbours whose mean score makes an item's hubness."""
 HUB_ALPHA = 0.5
 """How much an item's hubness is subtracted from scores that involve it."""
+CHAR_TERMS = 192
+"""Heaviest character n-gram features an item's vector keeps (renormalised)."""
+WORD_TERMS = 64
+"""Heaviest word features an item's vector keeps (renormalised)."""
 CANDIDATE_TERMS = 48
 """Heaviest features of a vector kept for candidate generation."""
-CANDIDATE_COUNT = 60
+CANDIDATE_COUNT = 20
 """Candidates kept per item in a scan, before exact rescoring."""
+CANDIDATE_DF_SHARE = 0.002
+"""Features in more than this share of items are not used to find candidates..."""
+CANDIDATE_MIN_DF_CAP = 100
+"""...unless they are in at most this many items."""
 QUERY_CANDIDATES = 200
 """Candidates rescored for one `similar` or `search` query."""
+BUILD_CHUNK = 10000
+"""Items vectorised at once when building (bounds peak memory)."""
 BLOCK_ROWS = 2000
 """Rows per block of the candidate product (bounds peak memory)."""
 
@@ -104,6 +121,9 @@ class Pair:
     similarity: float
     score: float
     """The verdict score: the similarity less both items' mean hubness, clipped to [0, 1]."""
+    rank: int = 1
+    """1 when one item is the other's nearest neighbour, 2 for second nearest, and so on
+    (the better of the two directions, among the scan's candidates)."""
 
 
 @dataclass
@@ -132,15 +152,16 @@ def _word_ngrams(word: str) -> list[int]:
 
 def document_words(item: IndexedText) -> tuple[list[str], list[str]]:
     """The words of an item's title, and of its components, labels and body start."""
-    title = content_words(item.title)
+    title = content_words(item.title)[:TITLE_WORDS]
     tags = [w for value in (*item.components, *item.labels) for w in content_words(value)]
+    tags = tags[:TITLE_WORDS]
     body = content_words(item.body)[:BODY_WORDS]
     return title, tags + body
 
 
 def content_words(text: str) -> list[str]:
     """The words of `text` that are not stop words: what the text is about."""
-    return [w for w in words(text) if w not in STOP_WORDS]
+    return [w for w in words(text) if w not in STOP_WORDS and len(w) <= MAX_WORD_LENGTH]
 
 
 class SimilarityIndex:
@@ -190,10 +211,22 @@ class SimilarityIndex:
         counts = self._count_words(item_list)
         self._words_matrix = counts
         self._docs = len(item_list)
-        char_counts = self._char_counts(counts)
-        self._char_df = np.bincount(char_counts.indices, minlength=CHAR_BUCKETS).astype(np.int32)
+        # Two passes in row chunks: document frequencies first, then the weighted vectors;
+        # the unpruned n-gram counts of all items never sit in memory at once.
+        chunks = [
+            slice(start, start + BUILD_CHUNK) for start in range(0, len(item_list), BUILD_CHUNK)
+        ]
+        self._char_df = np.zeros(CHAR_BUCKETS, dtype=np.int32)
+        for chunk in chunks:
+            char_counts = self._char_counts(counts[chunk])
+            self._char_df += np.bincount(char_counts.indices, minlength=CHAR_BUCKETS).astype(
+                np.int32
+            )
         self._word_df = np.bincount(counts.indices, minlength=len(self._vocab)).astype(np.int32)
-        self._matrix = self._weigh(counts, char_counts)
+        self._matrix = sp.vstack(
+            [self._weigh(counts[chunk], self._char_counts(counts[chunk])) for chunk in chunks],
+            format="csr",
+        )
         for item in item_list:
             self._row_of[item.key] = len(self._rows.keys)
             self._rows.keys.append(item.key)
@@ -210,6 +243,7 @@ class SimilarityIndex:
         if not item_list:
             return
         self.remove(item.key for item in item_list if item.key in self._row_of)
+        pruned = self._pruned
         counts = self._count_words(item_list)
         char_counts = self._char_counts(counts)
         self._char_df += np.bincount(char_counts.indices, minlength=CHAR_BUCKETS).astype(np.int32)
@@ -229,12 +263,25 @@ class SimilarityIndex:
             self._rows.alive.append(True)
             self._rows.hub.append(0.0)
         self._invalidate()
-        # A new item's hubness comes from its own neighbourhood; the others' are refreshed
-        # by the next scan or rebuild.
-        for offset in range(len(item_list)):
-            row = start + offset
-            sims = self._query_row(self._matrix[row], self._rows.titles[row], exclude=row)
-            self._rows.hub[row] = _hub(sims)
+        if pruned is not None:
+            # Only the new rows are pruned: the rest of the candidate matrix is kept.
+            self._pruned = sp.vstack([pruned, _prune_rows(matrix, CANDIDATE_TERMS)], format="csr")
+        # A new item's hubness comes from its own neighbourhood, found in one block product;
+        # the others' are refreshed by the next scan or rebuild.
+        new_rows = np.arange(start, start + len(item_list))
+        full = self._pruned_matrix()
+        block = (full @ full[new_rows].T).T.tocsr()
+        block.setdiag(0, k=start)
+        block.eliminate_zeros()
+        rows, cols = _top_per_row(block, CANDIDATE_COUNT)
+        rows += start
+        alive = np.array(self._rows.alive, dtype=bool)
+        rows, cols = rows[alive[cols]], cols[alive[cols]]
+        sims = self._exact(rows, cols)
+        order = np.lexsort((-sims, rows))
+        for row in new_rows.tolist():
+            mine = sims[order][rows[order] == row][:HUB_NEIGHBOURS]
+            self._rows.hub[row] = float(mine.sum() / HUB_NEIGHBOURS)
         if self._dead > max(1000, len(self._rows.keys) // 4):
             self._compact()
 
@@ -251,10 +298,14 @@ class SimilarityIndex:
             return
         self._dead += len(gone)
         self._docs -= len(gone)
+        pruned = self._pruned
         counts = self._words_matrix[gone]
         np.subtract.at(self._word_df, counts.indices, 1)
         np.subtract.at(self._char_df, self._char_counts(counts).indices, 1)
         self._invalidate()
+        if pruned is not None:
+            _zero_rows(pruned, np.array(gone))
+            self._pruned = pruned
 
     def _compact(self) -> None:
         alive = np.flatnonzero(np.array(self._rows.alive, dtype=bool))
@@ -338,13 +389,16 @@ class SimilarityIndex:
     def _weigh(self, counts: sp.csr_matrix, char_counts: sp.csr_matrix) -> sp.csr_matrix:
         """TF-IDF of both views, normalised, weighted and side by side."""
         parts = []
-        for matrix, df, weight in (
-            (char_counts, self._char_df, CHAR_WEIGHT),
-            (counts, self._word_df, 1.0 - CHAR_WEIGHT),
+        for matrix, df, weight, terms in (
+            (char_counts, self._char_df, CHAR_WEIGHT, CHAR_TERMS),
+            (counts, self._word_df, 1.0 - CHAR_WEIGHT, WORD_TERMS),
         ):
             tfidf = matrix.astype(np.float32, copy=True)
             tfidf.data = np.log(tfidf.data) + 1.0
             tfidf.data *= self._idf(df)[tfidf.indices]
+            # Each item keeps its heaviest features only, renormalised: its keywords. This
+            # is what makes exact scoring about as cheap as candidate generation.
+            tfidf = _prune_rows(tfidf, terms)
             _normalize_rows(tfidf)
             tfidf.data *= math.sqrt(weight)
             parts.append(tfidf)
@@ -365,18 +419,27 @@ class SimilarityIndex:
 
     # -- candidates and scores ---------------------------------------------------------------
 
-    def _prepare(self) -> tuple[sp.csr_matrix, sp.csc_matrix]:
-        if self._pruned is None or self._pruned_t is None:
-            pruned = _prune_rows(self._matrix, CANDIDATE_TERMS)
+    def _pruned_matrix(self) -> sp.csr_matrix:
+        """Each row's heaviest features; rows of removed items are empty."""
+        if self._pruned is None:
+            # Candidates come from distinctive features only: a feature shared by thousands
+            # of items would make every one of them a candidate of every other.
+            alive_docs = max(len(self._row_of), 1)
+            cap = max(CANDIDATE_MIN_DF_CAP, int(CANDIDATE_DF_SHARE * alive_docs))
+            column_df = np.bincount(self._matrix.indices, minlength=self._matrix.shape[1])
+            distinctive = self._matrix.copy()
+            distinctive.data[column_df[distinctive.indices] > cap] = 0.0
+            distinctive.eliminate_zeros()
+            self._pruned = _prune_rows(distinctive, CANDIDATE_TERMS)
             dead = np.flatnonzero(~np.array(self._rows.alive, dtype=bool))
-            if len(dead):
-                keep = np.ones(pruned.shape[0], dtype=np.float32)
-                keep[dead] = 0.0
-                pruned = (sp.diags(keep) @ pruned).tocsr()
-                pruned.eliminate_zeros()
-            self._pruned = pruned
+            _zero_rows(self._pruned, dead)
+        return self._pruned
+
+    def _prepare(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        pruned = self._pruned_matrix()
+        if self._pruned_t is None:
             self._pruned_t = pruned.T.tocsr()
-        return self._pruned, self._pruned_t
+        return pruned, self._pruned_t
 
     def _exact(self, rows_a: NDArray[np.int64], rows_b: NDArray[np.int64]) -> NDArray[np.float32]:
         """The final scorer's similarity for each (row_a, row_b)."""
@@ -387,6 +450,10 @@ class SimilarityIndex:
         for start in range(0, len(rows_a), step):
             a = self._matrix[rows_a[start : start + step]]
             b = self._matrix[rows_b[start : start + step]]
+            # Canonical (sorted, unique) indices let scipy multiply row by row in O(nnz)
+            # instead of through a dense accumulator as wide as the feature space.
+            a.sum_duplicates()
+            b.sum_duplicates()
             cosine[start : start + step] = np.asarray(a.multiply(b).sum(axis=1)).ravel()
         titles = self._rows.titles
         ratio = np.fromiter(
@@ -508,15 +575,20 @@ class SimilarityIndex:
         if not keep_pairs:
             return []
         keep = sims >= min_similarity
+        ranks = _pair_ranks(rows_a, rows_b, sims)
         hub = np.array(self._rows.hub, dtype=np.float32)
         keys = self._rows.keys
         pairs = []
-        for a, b, sim in zip(
-            rows_a[keep].tolist(), rows_b[keep].tolist(), sims[keep].tolist(), strict=True
+        for a, b, sim, rank in zip(
+            rows_a[keep].tolist(),
+            rows_b[keep].tolist(),
+            sims[keep].tolist(),
+            ranks[keep].tolist(),
+            strict=True,
         ):
             score = _clip(sim - HUB_ALPHA * (hub[a] + hub[b]) / 2.0)
             first, second = sorted((keys[a], keys[b]))
-            pairs.append(Pair(first, second, _clip(sim), score))
+            pairs.append(Pair(first, second, _clip(sim), score, rank))
         pairs.sort(key=lambda p: (-p.score, p.a, p.b))
         return pairs
 
@@ -612,6 +684,22 @@ def _shared_phrases(title_a: list[str], title_b: list[str]) -> list[str]:
     return phrases
 
 
+def _pair_ranks(
+    rows_a: NDArray[np.int64], rows_b: NDArray[np.int64], sims: NDArray[np.float32]
+) -> NDArray[np.int64]:
+    """For each pair, the better of b's rank among a's candidates and a's among b's."""
+    count = len(rows_a)
+    rows = np.concatenate([rows_a, rows_b])
+    values = np.concatenate([sims, sims])
+    order = np.lexsort((-values, rows))
+    sorted_rows = rows[order]
+    starts = np.searchsorted(sorted_rows, sorted_rows)
+    rank_sorted = np.arange(len(order)) - starts + 1
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = rank_sorted
+    return np.minimum(ranks[:count], ranks[count:])
+
+
 def _hub(found: list[tuple[int, float]]) -> float:
     top = [sim for _, sim in found[:HUB_NEIGHBOURS]]
     return sum(top) / HUB_NEIGHBOURS if top else 0.0
@@ -634,19 +722,41 @@ def _normalize_rows(matrix: sp.csr_matrix) -> None:
     matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
 
 
+def _row_major_descending(matrix: sp.csr_matrix, rows: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Positions of a CSR matrix's entries ordered by row, then by value descending."""
+    values = matrix.data.astype(np.float64)
+    span = float(values.max(initial=0.0) - values.min(initial=0.0)) + 1.0
+    # One float key instead of a two-key lexsort: rows apart by more than any value gap.
+    key = rows.astype(np.float64) * span - values
+    order: NDArray[np.int64] = np.argsort(key, kind="stable")
+    return order
+
+
+def _zero_rows(matrix: sp.csr_matrix, rows: NDArray[np.int64]) -> None:
+    """Empty the given rows of a CSR matrix in place."""
+    if len(rows) == 0:
+        return
+    for row in rows.tolist():
+        matrix.data[matrix.indptr[row] : matrix.indptr[row + 1]] = 0.0
+    matrix.eliminate_zeros()
+
+
 def _prune_rows(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
-    """Each row's `keep` heaviest entries (ties broken by column)."""
+    """Each row's `keep` heaviest entries (entries tied with the last one are kept too)."""
     lengths = np.diff(matrix.indptr)
     if len(lengths) == 0 or lengths.max(initial=0) <= keep:
         return matrix.copy()
-    rows = np.repeat(np.arange(matrix.shape[0]), lengths)
-    order = np.lexsort((-matrix.data, rows))
-    rank = np.arange(len(order)) - np.repeat(matrix.indptr[:-1], lengths)
-    chosen = order[rank < keep]
-    pruned: sp.csr_matrix = sp.coo_matrix(
-        (matrix.data[chosen], (rows[chosen], matrix.indices[chosen])), shape=matrix.shape
-    ).tocsr()
-    return pruned
+    n_rows, width = matrix.shape[0], int(lengths.max())
+    rows = np.repeat(np.arange(n_rows), lengths)
+    # Each row's keep-th largest value by a linear-time partition of a padded table, rather
+    # than sorting every entry: this runs over every n-gram weight of every item.
+    table = np.full((n_rows, width), -np.inf, dtype=np.float32)
+    table[rows, np.arange(len(rows)) - np.repeat(matrix.indptr[:-1], lengths)] = matrix.data
+    cutoff = np.partition(table, width - keep, axis=1)[:, width - keep]
+    del table
+    chosen = matrix.data >= cutoff[rows]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[chosen], minlength=n_rows))])
+    return sp.csr_matrix((matrix.data[chosen], matrix.indices[chosen], indptr), shape=matrix.shape)
 
 
 def _top_per_row(matrix: sp.csr_matrix, keep: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -655,7 +765,7 @@ def _top_per_row(matrix: sp.csr_matrix, keep: int) -> tuple[NDArray[np.int64], N
     rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), lengths)
     if len(rows) == 0:
         return rows, rows
-    order = np.lexsort((-matrix.data, rows))
+    order = _row_major_descending(matrix, rows)
     rank = np.arange(len(order)) - np.repeat(matrix.indptr[:-1], lengths)
     chosen = order[rank < keep]
     return rows[chosen], matrix.indices[chosen].astype(np.int64)

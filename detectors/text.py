@@ -37,9 +37,11 @@ _JIRA_IMAGE = re.compile(r"!([^!\s|]+)(?:\|[^!]*)?!")
 _JIRA_TAGS = re.compile(r"\{(?:color|panel|quote|noformat|code)(?::[^}]*)?\}", re.I)
 _JIRA_HEADING = re.compile(r"^\s*(?:h[1-6]\.|bq\.)\s*", re.M)
 _MENTION = re.compile(r"\[~[^\]]*\]")
-_CAMEL_LOWER_UPPER = re.compile(r"([a-z0-9])([A-Z])")
-_CAMEL_ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")
+# Between a lower-case letter or digit and a capital, and between an acronym and the
+# capitalised word after it (HTTPServer -> HTTP Server).
+_IDENTIFIER_BOUNDARY = re.compile(r"[a-z0-9](?=[A-Z])|[A-Z](?=[A-Z][a-z])")
 _WORD = re.compile(r"[a-z0-9]+")
+_MARKUP_HINT = re.compile(r"[{\[!`\n]|://|www\.|\A\s*(?:h[1-6]|bq)\.", re.I)
 
 
 def _shorten_code(match: re.Match[str]) -> str:
@@ -63,6 +65,9 @@ def strip_markup(text: str) -> str:
     """Text without Jira/Markdown markup, with code, traces and URLs cut to their gist."""
     if not text:
         return ""
+    if not _MARKUP_HINT.search(text):
+        # Most titles and many bodies carry no markup: skip the dozen substitutions.
+        return text
     text = _CODE_FENCE.sub(_shorten_code, text)
     text = _JIRA_CODE.sub(_shorten_code, text)
     text = _TRACE_FRAME.sub(" ", text)
@@ -77,8 +82,11 @@ def strip_markup(text: str) -> str:
 
 def split_identifiers(text: str) -> str:
     """`JApplicationWebClient` -> `J Application Web Client`; `a_b` -> `a b`."""
-    text = _CAMEL_ACRONYM.sub(r"\1 \2", text)
-    return _CAMEL_LOWER_UPPER.sub(r"\1 \2", text)
+    return _IDENTIFIER_BOUNDARY.sub(_space_after, text)
+
+
+def _space_after(match: re.Match[str]) -> str:
+    return match.group() + " "
 
 
 def words(text: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from detectors.duplicates import build_index, indexed_text
+from detectors.duplicates import DEFAULT_THRESHOLD, build_index, indexed_text
 from detectors.similarity import IndexedText
 from detectors.text import strip_markup, title_fingerprint, words
 from store.db import Store
@@ -46,10 +46,21 @@ def test_similar_ranks_the_duplicate_first_and_explains_it() -> None:
     assert "saml" in terms
 
 
+def test_scan_reports_pairs_with_score_and_neighbour_rank() -> None:
+    index = build_index(work_items().values())
+    pairs = {(p.a, p.b): p for p in index.scan(0.2)}
+    best = pairs[("ID-7", "PAY-1")]
+    assert best.rank == 1
+    assert 0 < best.score <= best.similarity <= 1
+    assert ("PAY-2", "WEB-3") not in pairs
+
+
 def test_generic_shared_words_score_low_and_explain_nothing() -> None:
     index = build_index(work_items().values())
     # "Fix bug in the ..." twice: generic words, not the same work.
-    assert index.pair_score("PAY-2", "WEB-3") < 0.08 < index.pair_score("PAY-1", "ID-7")
+    assert (
+        index.pair_score("PAY-2", "WEB-3") < DEFAULT_THRESHOLD < index.pair_score("PAY-1", "ID-7")
+    )
     assert index.shared_terms("PAY-2", "WEB-3") == []
 
 

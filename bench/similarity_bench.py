@@ -1,0 +1,260 @@
+"""Speed and memory of the similarity index on generated work items.
+
+Usage: python bench/similarity_bench.py [--small]
+
+Each measurement runs in a fresh subprocess so its peak memory (max RSS) is its own:
+a full scan (build + candidate scan + rescoring) of 20,000 and 100,000 items; the same
+20,000 through an exhaustive all-pairs run of the same final scorer (time ratio, share of its
+pairs at or above `MIN_SIMILARITY` that the scan found); 1,000 new items added to 100,000;
+and `search` latency (p50/p95) on 100,000 once warm. `--small` divides the sizes by 10.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from detectors.similarity import IndexedText, SimilarityIndex  # noqa: E402
+
+MIN_SIMILARITY = 0.3
+"""Pairs compared between the scan and the exhaustive run: the region the detector acts in."""
+SEED = 7
+DATA_DIR = ROOT.parent.parent / "shared" / "data" / "dupes"
+
+_SYLLABLES = ["ka", "lo", "mi", "ra", "ten", "sol", "vi", "dor", "pex", "qua", "zen", "bri"]
+_VERBS = ["fix", "add", "update", "remove", "migrate", "refactor", "support", "handle", "allow"]
+_ENGLISH = [
+    "the",
+    "a",
+    "of",
+    "to",
+    "in",
+    "for",
+    "on",
+    "with",
+    "when",
+    "after",
+    "before",
+    "from",
+    "is",
+    "are",
+    "be",
+    "not",
+    "can",
+    "should",
+    "does",
+    "users",
+    "user",
+    "page",
+    "error",
+    "fails",
+    "broken",
+    "slow",
+    "timeout",
+    "request",
+    "response",
+    "data",
+    "field",
+    "value",
+    "list",
+    "new",
+    "old",
+    "first",
+    "last",
+    "missing",
+    "wrong",
+    "duplicate",
+    "empty",
+    "null",
+    "crash",
+    "retry",
+    "cache",
+    "config",
+    "setting",
+    "option",
+]
+
+
+def _vocabulary(rng: random.Random, size: int) -> list[str]:
+    """Made-up domain words (service names, identifiers, jargon)."""
+    words = set()
+    while len(words) < size:
+        word = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4)))
+        if rng.random() < 0.15:
+            word = word.capitalize() + rng.choice(["Service", "Client", "Handler", "Api"])
+        words.add(word)
+    return sorted(words)
+
+
+def _real_vocabulary(data_dir: Path) -> tuple[list[str], list[float]] | None:
+    """Words and their frequencies in real pull requests, if the data set is there."""
+    path = data_dir / "items.jsonl"
+    if not path.exists():
+        return None
+    counts: dict[str, int] = {}
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            for word in f"{row['title']} {row.get('body') or ''}".split():
+                if word.isalpha():
+                    counts[word] = counts.get(word, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [w for w, _ in ranked], [float(c) for _, c in ranked]
+
+
+def generate(count: int, seed: int = SEED, data_dir: Path = DATA_DIR) -> list[IndexedText]:
+    """Items whose words follow a real word-frequency law; 3% are rewordings of another.
+
+    The vocabulary and its frequencies come from the real pull requests in `data_dir`
+    (about 40,000 distinct words), else from made-up words with a Zipf law. Each item gets a
+    topic of four words drawn from the less frequent half, so items differ as real ones do.
+    """
+    rng = random.Random(seed)
+    real = _real_vocabulary(data_dir)
+    if real is None:
+        vocab = _vocabulary(rng, 20000)
+        weights = [1.0 / (rank + 10) for rank in range(len(vocab))]
+    else:
+        vocab, weights = real
+    rare = vocab[len(vocab) // 20 :]
+    items: list[IndexedText] = []
+    for number in range(count):
+        if items and rng.random() < 0.03:
+            source = rng.choice(items)
+            title_words = source.title.split()
+            rng.shuffle(title_words)
+            title_words[-1] = rng.choice(_ENGLISH)
+            body_words = source.body.split()[: rng.randint(10, 40)]
+            title, body = " ".join(title_words), " ".join(body_words)
+        else:
+            topic = rng.sample(rare, 4)
+            common = rng.choices(vocab, weights=weights, k=rng.randint(2, 5))
+            title = " ".join([rng.choice(_VERBS), *topic[:3], *common])
+            body_list = topic + rng.choices(vocab, weights=weights, k=rng.randint(20, 80))
+            rng.shuffle(body_list)
+            body = " ".join(body_list)
+        items.append(IndexedText(key=f"GEN-{number}", title=title, body=body))
+    return items
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def part_scan(count: int) -> dict[str, float]:
+    """Build + full scan of `count` items."""
+    items = generate(count)
+    before = peak_mb()
+    started = time.perf_counter()
+    index = SimilarityIndex()
+    index.build(items, scan=False)
+    pairs = index.scan(MIN_SIMILARITY)
+    elapsed = time.perf_counter() - started
+    return {"seconds": elapsed, "peak_mb": peak_mb(), "before_mb": before, "pairs": len(pairs)}
+
+
+def part_exhaustive(count: int) -> dict[str, float]:
+    """The scan against an exhaustive all-pairs run of the same scorer."""
+    items = generate(count)
+    index = SimilarityIndex()
+    index.build(items, scan=False)
+    started = time.perf_counter()
+    scanned = {(p.a, p.b) for p in index.scan(MIN_SIMILARITY)}
+    scan_time = time.perf_counter() - started
+    started = time.perf_counter()
+    exhaustive = {(a, b) for a, b, _ in index.exhaustive_pairs(MIN_SIMILARITY)}
+    exhaustive_time = time.perf_counter() - started
+    found = len(scanned & exhaustive) / len(exhaustive) if exhaustive else 1.0
+    return {
+        "scan_seconds": scan_time,
+        "exhaustive_seconds": exhaustive_time,
+        "ratio": exhaustive_time / scan_time,
+        "exhaustive_pairs": len(exhaustive),
+        "found": found,
+    }
+
+
+def part_incremental_and_search(count: int, new: int, queries: int) -> dict[str, float]:
+    """Adding `new` items to `count`, then warm `search` latency."""
+    items = generate(count + new)
+    index = SimilarityIndex()
+    index.build(items[:count])
+    started = time.perf_counter()
+    index.upsert(items[count:])
+    upsert_time = time.perf_counter() - started
+    rng = random.Random(SEED)
+    texts = [" ".join(rng.choice(items).title.split()[:4]) for _ in range(queries)]
+    index.search(texts[0], 10)  # warm: the transposed candidate matrix is built once
+    latencies = []
+    for text in texts:
+        started = time.perf_counter()
+        index.search(text, 10)
+        latencies.append(time.perf_counter() - started)
+    latencies.sort()
+    return {
+        "upsert_seconds": upsert_time,
+        "search_p50_ms": latencies[len(latencies) // 2] * 1000,
+        "search_p95_ms": latencies[int(len(latencies) * 0.95)] * 1000,
+        "peak_mb": peak_mb(),
+    }
+
+
+def run_part(*args: str) -> dict[str, float]:
+    """Run one part in a fresh interpreter and return its figures."""
+    result = subprocess.run(
+        [sys.executable, __file__, "--part", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def main() -> None:
+    """Run every part and print the figures."""
+    if len(sys.argv) > 2 and sys.argv[1] == "--part":
+        name, *numbers = sys.argv[2:]
+        values = [int(n) for n in numbers]
+        parts = {
+            "scan": part_scan,
+            "exhaustive": part_exhaustive,
+            "incremental": part_incremental_and_search,
+        }
+        print(json.dumps(parts[name](*values)))
+        return
+    scale = 10 if "--small" in sys.argv else 1
+    small, large = 20000 // scale, 100000 // scale
+    print(f"generated items; pairs compared at similarity >= {MIN_SIMILARITY}")
+    for count in (small, large):
+        figures = run_part("scan", str(count))
+        print(
+            f"full scan of {count:,} items: {figures['seconds']:.1f}s, peak memory "
+            f"{figures['peak_mb']:.0f} MB (generated data alone {figures['before_mb']:.0f} MB), "
+            f"{figures['pairs']:,.0f} pairs"
+        )
+    figures = run_part("exhaustive", str(small))
+    print(
+        f"exhaustive all-pairs of {small:,}: {figures['exhaustive_seconds']:.1f}s vs scan "
+        f"{figures['scan_seconds']:.2f}s = {figures['ratio']:.0f}x faster; scan found "
+        f"{figures['found']:.1%} of its {figures['exhaustive_pairs']:,.0f} pairs"
+    )
+    figures = run_part("incremental", str(large), str(1000 // scale), "200")
+    print(
+        f"{1000 // scale:,} new items into {large:,}: {figures['upsert_seconds']:.2f}s; "
+        f"search on {large:,} warm: p50 {figures['search_p50_ms']:.1f} ms, "
+        f"p95 {figures['search_p95_ms']:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
