@@ -49,6 +49,7 @@ from urllib.parse import urlencode, urlsplit
 
 from rich.emoji import Emoji
 
+from sandbox.http import QuietHTTPServer
 from sandbox.slack_server import TEAM_ID, FakeSlack
 
 DEFAULT_USER_ID = "U0DEMOUSR"
@@ -371,7 +372,7 @@ class SlackWebPage:
         class Handler(_PageHandler):
             owner = page
 
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server = QuietHTTPServer(("127.0.0.1", self.port), Handler)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
