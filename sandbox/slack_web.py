@@ -983,7 +983,7 @@ a {{ color: #1264a3; }} .extlink {{ color: #1264a3; text-decoration: underline d
 .ephemeral {{ background: #f8f8e8; border-radius: 6px; padding: 4px 10px; margin: 8px 0; }}
 .note {{ font-size: 12px; color: #777; }}
 .alt, .empty {{ color: #888; }} .problem {{ color: #b00; }}
-figure img {{ max-width: 100%; border: 1px solid #ddd; }}
+figure img {{ max-width: min(100%, 560px); border: 1px solid #ddd; }}
 #modal-wrap {{ position: fixed; inset: 0; background: #0006; display: none; align-items: center; justify-content: center; z-index: 3; }}
 #modal-wrap.open {{ display: flex; }}
 form.modal {{ background: #fff; border-radius: 8px; padding: 16px 20px; width: min(520px, 92vw); }}

@@ -6,12 +6,13 @@ report are the product's own code. What the generator planted is the answer key.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.commands.demo import prepare_folder
+from bot.commands.demo import check_port, prepare_folder
 from bot.demo import DemoResult, run_demo
 from config.errors import InputError
 from detectors.base import FINDING_KINDS
@@ -126,6 +127,16 @@ def test_a_file_is_refused_as_the_folder(tmp_path: Path) -> None:
     path.write_text("x", encoding="utf-8")
     with pytest.raises(InputError, match="exists and is not a folder"):
         prepare_folder(path)
+
+
+def test_serve_refuses_a_taken_port_before_running(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(InputError, match=f"--port {port}: cannot listen"):
+            check_port(port)
+    check_port(0)  # a free port is picked later: nothing to check
 
 
 def test_a_previous_demo_folder_is_reused(tmp_path: Path) -> None:

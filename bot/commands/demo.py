@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -62,6 +63,22 @@ def prepare_folder(directory: Path | None) -> Path:
         # A previous demo's store: start afresh (its other files are rewritten).
         (directory / "gapbot.db").unlink()
     return directory
+
+
+def check_port(port: int) -> None:
+    """Fail before the pipeline runs, not after, when `--port` is taken.
+
+    Raises:
+        InputError: Nothing can listen on 127.0.0.1:`port`.
+    """
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            msg = f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror or exc})"
+            raise InputError(msg) from None
 
 
 def wait_for_stop() -> None:
@@ -139,6 +156,8 @@ def demo_command(
     if not 0 <= port <= 65535:
         msg = "--port must be between 0 and 65535"
         raise InputError(msg)
+    if serve:
+        check_port(port)
     folder = prepare_folder(directory)
     # matplotlib keeps a font cache in the home folder unless told otherwise: the demo
     # leaves nothing behind outside its folder. It must be set before matplotlib loads.
