@@ -58,6 +58,7 @@ APP_ID = "A0GAPBOT"
 REQUEST_TIMEOUT = 10.0
 """Seconds to wait for the app's acknowledgement (Slack gives it three)."""
 POLL_MILLISECONDS = 800
+MAX_POST_BYTES = 1 << 20
 
 # Slack's names for a few emoji that rich's table lacks (gapbot uses the coloured circles).
 _MORE_EMOJI = {
@@ -910,15 +911,20 @@ class _PageHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         """Clicks, commands and modal submissions from the page's script."""
         page = self.owner
-        expected_host = urlsplit(page.url).netloc
+        port = urlsplit(page.url).port
         # Only our own page's script can send these: another site's page cannot send a
-        # JSON body without a CORS preflight (which is never answered), nor fake the Host.
-        if self.headers.get("Host") != expected_host or "application/json" not in self.headers.get(
-            "Content-Type", ""
-        ):
+        # JSON body without a CORS preflight (which is never answered), and a rebound DNS
+        # name shows in the Host header.
+        host_ok = self.headers.get("Host") in {f"127.0.0.1:{port}", f"localhost:{port}"}
+        if not host_ok or "application/json" not in self.headers.get("Content-Type", ""):
+            self.close_connection = True
             self._json(403, {"error": "forbidden"})
             return
-        length = min(int(self.headers.get("Content-Length") or 0), 1 << 20)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_POST_BYTES:
+            self.close_connection = True
+            self._json(413, {"error": "too large"})
+            return
         try:
             data = json.loads(self.rfile.read(length) or b"{}")
         except ValueError:
@@ -1042,6 +1048,7 @@ wrap.addEventListener("submit", async (ev) => {{
     (values[f.dataset.block] = values[f.dataset.block] || {{}})[f.dataset.action] = f.value;
   }}
   await send("/submit", {{view: form.dataset.view, values}});
+  modalId = "?";  /* show what came back: the modal gone, replaced, or with its errors */
   await refresh();
 }});
 setInterval(refresh, {poll});

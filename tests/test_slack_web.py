@@ -138,6 +138,11 @@ def test_page_serves_with_a_strict_policy_and_refuses_foreign_posts(
         page.url + "click", json={}, headers={"Host": "evil.example"}, timeout=5
     )
     assert wrong_host.status_code == 403
+    port = page.url.rstrip("/").rsplit(":", 1)[1]
+    by_name = requests.post(
+        page.url + "close", json={"view": "V1"}, headers={"Host": f"localhost:{port}"}, timeout=5
+    )
+    assert by_name.json() == {"status": 200}  # http://localhost:PORT/ is the same page
     assert slack.calls_to("chat.update") == []
 
 
