@@ -71,6 +71,8 @@ class Sandbox:
     slack: FakeSlack
     settings: Settings
     store: Store
+    result: DemoResult | None = None
+    """The pipeline's outcome, once `run_demo` has it (set before `keep` is called)."""
 
 
 def demo_settings(
@@ -204,5 +206,6 @@ def run_demo(
             timings=timings,
         )
         if keep is not None:
+            sandbox.result = result
             keep(sandbox)
         return result

@@ -6,9 +6,8 @@ they exist:
 - `detectors.similarity.search(store, text, limit=N)` and
   `detectors.similarity.similar(store, key, limit=N)`, each returning ranked
   `(WorkItem | key, score)` pairs or dicts with `key` and `score`;
-- `bot.reports.build_weekly_report(store, settings, channel=..., now=...)`, returning an
-  object with `text` and `blocks` (Block objects or dicts), restricted teams already
-  filtered for `channel`.
+- `bot.reports.build_weekly_report(store, config, now, channel=...)` (restricted teams
+  already filtered for `channel`) with `weekly_text` and `weekly_blocks` to show it.
 
 Without the similarity index `search` falls back to a keyword match on titles (ranked with
 rapidfuzz) and `similar` says the index is not installed; without the report module
@@ -22,7 +21,7 @@ import logging
 import re
 from collections.abc import Iterable
 from datetime import datetime
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -155,4 +154,7 @@ def keyword_search(
 def weekly_report(store: Store, settings: Settings, *, channel: str, now: datetime) -> Any:
     """This week's report for `channel`; NotAvailable without `bot.reports`."""
     build = _optional("bot.reports", "build_weekly_report")
-    return build(store, settings, channel=channel, now=now)
+    report = build(store, settings.config, now, channel=channel or None)
+    text = _optional("bot.reports", "weekly_text")(report)
+    blocks = _optional("bot.reports", "weekly_blocks")(report)
+    return SimpleNamespace(text=text, blocks=blocks)

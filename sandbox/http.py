@@ -20,7 +20,9 @@ headers and body (429 + Retry-After, 5xx, 401...), a malformed body with status 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,6 +120,26 @@ class Fault:
 
 Handler = Callable[[Request], Response]
 
+log = logging.getLogger(__name__)
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server that never prints tracebacks to the terminal.
+
+    socketserver prints every handler exception to stderr; a client that hangs up early (a
+    browser tab closed, a client timeout) is normal for a fake server and is not reported at
+    all, anything else is logged as one line.
+    """
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a handler failure in one line instead of printing its traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            return
+        log.warning("fake server: request from %s failed: %r", client_address, error)
+
 
 class FakeServer:
     """A threaded HTTP server on 127.0.0.1 with routes, faults and a log of requests."""
@@ -190,7 +212,7 @@ class FakeServer:
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
         self._stopping.clear()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = QuietHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,

@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from sandbox.http import QuietHTTPServer
+
 DEFAULT_BOT_TOKEN = "xoxb-fake-gapbot-token"
 BOT_USER_ID = "U0GAPBOT"
 TEAM_ID = "T0GAPBOT"
@@ -187,7 +189,7 @@ class FakeSlack:
         class Handler(_Handler):
             server_fake = fake
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         server.request_queue_size = 128
         self._server = server
