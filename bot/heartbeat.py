@@ -8,6 +8,7 @@ Mode does not have.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -34,10 +35,9 @@ def start_heartbeat(
 
     def beat() -> None:
         while True:
-            try:
+            # A read-only temp folder must not take the app down.
+            with contextlib.suppress(OSError):
                 target.touch()
-            except OSError:
-                pass  # a read-only temp folder must not take the app down
             if stop.wait(interval):
                 return
 
