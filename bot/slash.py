@@ -260,15 +260,13 @@ class SlashCommands:
         if not text:
             return notice(f"Say what to look for: `{escape(self.command)} search okta sso login`")
         hidden = self.rules.hidden_teams(audience)
-        results, indexed = integrations.search_items(
+        results = integrations.search_items(
             self.store, text, limit=SEARCH_LIMIT, hidden_teams=hidden
         )
-        note = "" if indexed else "Keyword match on titles (the similarity index is not installed)."
         return item_results(
             f"Items like “{cut(text, 80)}”",
             results,
             empty_text="Nobody seems to be working on that yet.",
-            note=note,
         )
 
     def _visible_item(self, key: str, audience: Audience) -> WorkItem | None:
@@ -286,15 +284,9 @@ class SlashCommands:
         if self._visible_item(key, audience) is None:
             return notice(f"No item {escape(key)} here.")
         hidden = self.rules.hidden_teams(audience)
-        try:
-            results = integrations.similar_items(
-                self.store, key, limit=SEARCH_LIMIT, hidden_teams=hidden
-            )
-        except integrations.NotAvailable:
-            return notice(
-                "`similar` needs the similarity index, which is not installed in this "
-                f"gapbot yet. Try `{escape(self.command)} search` with the item's title."
-            )
+        results = integrations.similar_items(
+            self.store, key, limit=SEARCH_LIMIT, hidden_teams=hidden
+        )
         return item_results(
             f"Items like {key}", results, empty_text=f"Nothing resembles {escape(key)}."
         )
@@ -324,25 +316,14 @@ class SlashCommands:
             )
 
     def report(self, channel_name: str, now: datetime) -> Message:
-        """This week's report, now."""
-        try:
-            built = integrations.weekly_report(
-                self.store,
-                self.settings,
-                channel=channel_key(channel_name) if channel_name else "",
-                now=now,
-            )
-        except integrations.NotAvailable:
-            return notice(
-                "The weekly report is not available in this gapbot yet; "
-                f"`{escape(self.command)} summary` shows the open gaps now."
-            )
-        blocks = list(getattr(built, "blocks", []) or [])
-        text = str(getattr(built, "text", "") or "Weekly gap report")
-        from slack_sdk.models.blocks import Block  # noqa: PLC0415 - only for the report
-
-        parsed = [b if isinstance(b, Block) else Block.parse(b) for b in blocks]
-        return Message(text=text, blocks=[b for b in parsed if b is not None])
+        """This week's report so far, as this channel may see it."""
+        built = integrations.weekly_report(
+            self.store,
+            self.settings,
+            channel=channel_key(channel_name) if channel_name else "",
+            now=now,
+        )
+        return Message(text=built.text, blocks=list(built.blocks))
 
     def subscribe(
         self,

@@ -27,6 +27,7 @@ from tests.slack_support import (
     SIGNING_SECRET,
     WORK_TIME,
     action_body,
+    add_item,
     all_text,
     command_body,
     event_body,
@@ -191,13 +192,34 @@ def test_mute_item_and_subscribe_commands_change_the_store(
         assert session.get(SlackUserSubscription, "U1").email == "ada@example.com"  # type: ignore[union-attr]
 
 
-def test_similar_and_report_say_clearly_when_their_modules_are_missing(
-    app_url: str, slack: FakeSlack
+def test_similar_ranks_by_the_index_and_hides_restricted_items(
+    app_url: str, slack: FakeSlack, seeded: Store
 ) -> None:
-    similar = all_text(ask(slack, app_url, "similar PAY-1", tag="a")["blocks"])
-    report = all_text(ask(slack, app_url, "report", tag="b")["blocks"])
-    assert "similarity index" in similar or "Items like PAY-1" in similar
-    assert "weekly report" in report.lower()
+    answer = all_text(ask(slack, app_url, "similar PAY-1", tag="a")["blocks"])
+    assert "Items like PAY-1" in answer
+    lines = [line for line in answer.splitlines() if line.startswith("• ")]
+    assert "CORE-1" in lines[0]  # "Okta SSO login broken in EU region"
+    assert "SEC-1" not in answer
+    assert "SEC-1" in all_text(
+        ask(slack, app_url, "similar PAY-3", channel="security", tag="b")["blocks"]
+    )
+    # An item added after the index was built is found by the next query (incremental).
+    add_item(seeded, "PAY-9", "Okta SSO login fails for EU users on mobile", "payments")
+    again = all_text(ask(slack, app_url, "similar PAY-1", tag="c")["blocks"])
+    assert "PAY-9" in again.splitlines()[1]
+
+
+def test_report_is_this_weeks_report_for_the_channel(app_url: str, slack: FakeSlack) -> None:
+    report = ask(slack, app_url, "report", tag="r")
+    text = all_text(report["blocks"])
+    assert report["text"].startswith("Weekly gap report · payments")
+    # The seeded gaps were first seen now: this week's report counts them already.
+    assert "*Open gaps:* 2" in text
+    assert "*New this week:* 2" in text
+    assert "SEC-1" not in text
+    assert "<!channel>" not in text
+    security = all_text(ask(slack, app_url, "report", channel="security", tag="s")["blocks"])
+    assert "SEC-1" in security
 
 
 def test_ack_within_three_seconds_with_a_slow_store(slack: FakeSlack, seeded: Store) -> None:
