@@ -27,6 +27,7 @@ from tests.slack_support import (
     SIGNING_SECRET,
     WORK_TIME,
     action_body,
+    add_finding,
     add_item,
     all_text,
     command_body,
@@ -320,7 +321,28 @@ def test_app_home_shows_the_viewers_gaps(app_url: str, slack: FakeSlack) -> None
     shown = all_text(view["blocks"])
     assert "pri-hostile" in shown
     assert "dup-okta" not in shown
-    assert [c.params["user"] for c in slack.calls_to("users.info")] == ["U1"]
+    # The viewer was matched by users.lookupByEmail on the assignees' e-mails, once per
+    # process: opening the Home again asks Slack nothing more.
+    assert [c.params["email"] for c in slack.calls_to("users.lookupByEmail")] == ["ada@example.com"]
+    del slack.home_views["U1"]
+    assert post(app_url, body).status_code == 200
+    assert slack.wait_for(lambda: "U1" in slack.home_views, timeout=10)
+    assert len(slack.calls_to("users.lookupByEmail")) == 1
+    assert "pri-hostile" in all_text(slack.home_views["U1"]["blocks"])
+
+
+def test_app_home_uses_the_configs_user_map(slack: FakeSlack, seeded: Store) -> None:
+    add_item(seeded, "CORE-9", "Cache warm-up", "platform", assignee="Bob Builder")
+    add_finding(seeded, "dup-cache", ["CORE-9", "PAY-1"], ["platform", "payments"])
+    settings = make_settings(slack, user_map={"Bob Builder": "U2"})
+    slack.add_user("U2", "bob", "bob@elsewhere.example")
+    with running_app(settings, seeded) as url:
+        body = event_body({"type": "app_home_opened", "user": "U2", "tab": "home"})
+        assert post(url, body).status_code == 200
+        assert slack.wait_for(lambda: "U2" in slack.home_views, timeout=10)
+    shown = all_text(slack.home_views["U2"]["blocks"])
+    assert "dup-cache" in shown
+    assert "pri-hostile" not in shown
 
 
 @pytest.mark.slow
