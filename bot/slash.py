@@ -268,7 +268,15 @@ class SlashCommands:
     ) -> Message:
         shown = findings[:MAX_SHOWN]
         items = load_items(session, (k for f in shown for k in f.item_keys or []))
-        return gap_list_message(title, shown, items, total=total, more_hint=more_hint, intro=intro)
+        return gap_list_message(
+            title,
+            shown,
+            items,
+            total=total,
+            more_hint=more_hint,
+            intro=intro,
+            link_duplicates=self.config.jira.writes,
+        )
 
     # ---- the commands -----------------------------------------------------------------------
 
@@ -365,6 +373,7 @@ class SlashCommands:
                 more_hint=f"`gapbot gaps` lists all; {escape(key)} is in each",
                 empty_text=f"No open gaps touch {escape(key)}. :tada:",
                 intro=escape(cut(f"{item.key}: {item.title}", 300)),
+                link_duplicates=self.config.jira.writes,
             )
 
     def report(self, channel_name: str, now: datetime) -> Message:
