@@ -11,7 +11,10 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+REPORT_CACHE_SECONDS = 60.0
+"""How long `/gaps report` answers with the report it made for the same channel."""
 HIDDEN_MARGIN = 3
 """Ask the index for this many times the results when some teams are hidden."""
 
@@ -81,6 +86,17 @@ class RenderedReport:
     blocks: list[Block]
 
 
+@dataclass
+class _Cached:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    made_at: float = -1e9
+    report: RenderedReport | None = None
+
+
+_REPORTS: weakref.WeakKeyDictionary[Store, dict[str, _Cached]] = weakref.WeakKeyDictionary()
+_REPORTS_LOCK = threading.Lock()
+
+
 def weekly_report(
     store: Store, settings: Settings, *, channel: str, now: datetime
 ) -> RenderedReport:
@@ -88,7 +104,23 @@ def weekly_report(
 
     Restricted teams are left out unless `channel` may see them; a team's channel gets its
     team's report, any other channel the organisation's.
+
+    A report reads every item (its KPIs) and takes a second or two on 100,000 items; twenty
+    people asking at once would queue behind each other. So one report per channel is made
+    at a time, and what was made in the last `REPORT_CACHE_SECONDS` is answered again.
     """
+    with _REPORTS_LOCK:
+        cached = _REPORTS.setdefault(store, {}).setdefault(channel, _Cached())
+    with cached.lock:
+        if cached.report is None or time.monotonic() - cached.made_at > REPORT_CACHE_SECONDS:
+            cached.report = _make_report(store, settings, channel=channel, now=now)
+            cached.made_at = time.monotonic()
+        return cached.report
+
+
+def _make_report(
+    store: Store, settings: Settings, *, channel: str, now: datetime
+) -> RenderedReport:
     from bot.access import channel_key  # noqa: PLC0415
     from bot.reports import build_weekly_report, weekly_blocks, weekly_text  # noqa: PLC0415
 

@@ -39,7 +39,7 @@ from slack_sdk.models.blocks import (
     PlainTextObject,
     SectionBlock,
 )
-from sqlalchemy import delete, select
+from sqlalchemy import delete, null, select
 from sqlmodel import col
 
 from bot import metrics
@@ -345,9 +345,18 @@ class ItemFacts:
 _FACT_COLUMNS = tuple(getattr(WorkItem, name) for name in ItemFacts.__dataclass_fields__)
 
 
-def load_item_facts(session: Session, keys: Iterable[str] | None = None) -> dict[str, ItemFacts]:
-    """ItemFacts by key: every item, or only `keys`."""
-    query = select(*_FACT_COLUMNS)
+def load_item_facts(
+    session: Session, keys: Iterable[str] | None = None, *, labels: bool = True
+) -> dict[str, ItemFacts]:
+    """ItemFacts by key: every item, or only `keys`.
+
+    Without `labels` (they only serve objectives), the labels' JSON is not read: decoding it
+    for every item was 40% of a report's time on 100,000 items.
+    """
+    columns = [
+        c if labels or c is not WorkItem.labels else null().label("labels") for c in _FACT_COLUMNS
+    ]
+    query = select(*columns)
     if keys is not None:
         wanted = sorted(set(keys))
         found: dict[str, ItemFacts] = {}
@@ -638,7 +647,7 @@ def build_weekly_report(
                 f for f in findings if visible_in(config, f.teams or [], channel=None, team=None)
             ]
         links = list(session.scalars(select(Link)))
-        items = load_item_facts(session)
+        items = load_item_facts(session, labels=bool(config.objectives))
         current = _count_week(findings, start, end, end)
         past = _week_counts(session, findings, team_key, history_weeks, zone=zone, now=now)
         chart_past = _week_counts(session, findings, team_key, chart_weeks[:-1], zone=zone, now=now)
