@@ -382,14 +382,21 @@ def test_gapbot_serve_http_answers_signed_commands(tmp_path: Path, slack: FakeSl
     try:
         assert process.stderr is not None
         line = ""
+        lines: list[str] = []
         for _ in range(50):
             line = process.stderr.readline()
+            lines.append(line)
             if "serving Slack on" in line:
                 break
         match = re.search(r"http://127\.0\.0\.1:(\d+)/slack/events", line)
         assert match, line
+        # serve logs at INFO by default: the scheduler's start (and each job's) is shown.
+        assert any("INFO bot.scheduler: scheduler started" in entry for entry in lines), lines
         url = f"http://127.0.0.1:{match[1]}"
         assert requests.get(f"{url}/healthz", timeout=5).status_code == 200
+        scraped = requests.get(f"{url}/metrics", timeout=5)
+        assert scraped.status_code == 200
+        assert "gapbot_scheduler_leader" in scraped.text
         answer = ask(slack, url, "summary", tag="serve")
         assert "0 open gaps" in all_text(answer["blocks"])
         assert slack.bot_token not in line
