@@ -173,13 +173,23 @@ def _bind_channel(digest: DigestFunc, channel: str) -> JobFunc:
     return run
 
 
-def next_run_times(config: GapbotConfig, now: datetime) -> dict[str, datetime | None]:
-    """When each scheduled job is due next after `now`, from the config alone."""
+def next_run_times(
+    config: GapbotConfig, now: datetime, channels: Sequence[str] | None = None
+) -> dict[str, datetime | None]:
+    """When each scheduled job is due next after `now`.
+
+    Args:
+        config: The schedules and time zone.
+        now: The moment to look from.
+        channels: The digest channels (default: the config's team channels; `gapbot status`
+            passes those subscribed in the store too).
+    """
     zone = config.zone
     when: dict[str, datetime | None] = {}
     schedule = config.schedule
     entries = [(SYNC_JOB, schedule.sync), (WEEKLY_REPORT_JOB, schedule.weekly_report)]
-    entries += [(f"{DIGEST_JOB_PREFIX}{c}", schedule.digest) for c in digest_channels(config)]
+    digests = digest_channels(config) if channels is None else channels
+    entries += [(f"{DIGEST_JOB_PREFIX}{c}", schedule.digest) for c in digests]
     for name, expression in entries:
         when[name] = cron_trigger(expression, zone).get_next_fire_time(None, now.astimezone(zone))
     return when
