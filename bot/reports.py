@@ -586,6 +586,28 @@ def compute_kpis(
     )
 
 
+def _kpi_items(
+    session: Session, config: GapbotConfig, links: Sequence[Link], teams: list[str] | None
+) -> dict[str, ItemFacts]:
+    """The items the KPIs of `teams` read (all of them for the organisation).
+
+    Without objectives, a team's KPIs read only its own items and the items blocking them;
+    reading just those keeps a team's report fast on a large store (the alignment KPI walks
+    parents and links anywhere, so with objectives every item is read).
+    """
+    if teams is None or config.objectives:
+        return load_item_facts(session, labels=bool(config.objectives))
+    query = select(*_FACT_COLUMNS).where(col(WorkItem.team).in_(teams))
+    found = {row[0]: ItemFacts(*row) for row in session.execute(query)}
+    blockers = {
+        link.source_key
+        for link in links
+        if link.type == "blocks" and link.target_key in found and link.source_key not in found
+    }
+    found.update(load_item_facts(session, blockers))
+    return found
+
+
 def _hidden_teams(config: GapbotConfig, *, channel: str | None, team: str | None) -> frozenset[str]:
     """Restricted teams whose items may not be shown to this audience."""
     return frozenset(
@@ -647,7 +669,7 @@ def build_weekly_report(
                 f for f in findings if visible_in(config, f.teams or [], channel=None, team=None)
             ]
         links = list(session.scalars(select(Link)))
-        items = load_item_facts(session, labels=bool(config.objectives))
+        items = _kpi_items(session, config, links, teams)
         current = _count_week(findings, start, end, end)
         past = _week_counts(session, findings, team_key, history_weeks, zone=zone, now=now)
         chart_past = _week_counts(session, findings, team_key, chart_weeks[:-1], zone=zone, now=now)
