@@ -222,6 +222,7 @@ def render_alert(session: Session, config: GapbotConfig, key: str, ts: str) -> M
         items,
         more=more,
         command=_more_command(config, session, key),
+        link_duplicates=config.jira.writes,
     )
 
 
@@ -362,6 +363,7 @@ def _post_channel(
             items,
             more=len(listed_rows),
             command=_more_command(config, session, key),
+            link_duplicates=config.jira.writes,
         )
         try:
             posted = post_message(

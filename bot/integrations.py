@@ -1,160 +1,139 @@
-"""Hooks into parts other modules provide: the similarity index and the weekly report.
+"""What the Slack app asks of other parts: the similarity index and the weekly report.
 
-The Slack app imports them lazily, so it runs (and says clearly what is missing) before
-they exist:
-
-- `detectors.similarity.search(store, text, limit=N)` and
-  `detectors.similarity.similar(store, key, limit=N)`, each returning ranked
-  `(WorkItem | key, score)` pairs or dicts with `key` and `score`;
-- `bot.reports.build_weekly_report(store, config, now, channel=...)` (restricted teams
-  already filtered for `channel`) with `weekly_text` and `weekly_blocks` to show it.
-
-Without the similarity index `search` falls back to a keyword match on titles (ranked with
-rapidfuzz) and `similar` says the index is not installed; without the report module
-`report` says so.
+- `search_items` / `similar_items`: ranked items from this process's similarity index of
+  the store (`detectors.index_cache.index_for`, shared with `gapbot search`/`similar`; built
+  once, then refreshed from what changed), with the items of teams the audience may not see
+  left out.
+- `weekly_report`: `bot.reports.build_weekly_report` for the week to date (what
+  `/gaps report` means: this week's report, now), rendered with `weekly_blocks`.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-import re
-from collections.abc import Iterable
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
 from datetime import datetime
-from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING
 
-from rapidfuzz import fuzz
-from sqlalchemy import and_, or_, select
+from slack_sdk.models.blocks import Block
+from sqlalchemy import select
 from sqlmodel import col
 
-from config.settings import Settings
+from detectors.index_cache import index_for
+from detectors.similarity import Match
 from store.db import Store
 from store.models import WorkItem
 
+if TYPE_CHECKING:
+    from config.settings import Settings
+
 log = logging.getLogger(__name__)
 
-KEYWORD_CANDIDATES = 400
-_WORD = re.compile(r"[\w-]{3,}", re.UNICODE)
-_STOP = frozenset(
-    [
-        "the",
-        "and",
-        "for",
-        "with",
-        "from",
-        "that",
-        "this",
-        "are",
-        "was",
-        "not",
-        "but",
-        "have",
-        "has",
-        "into",
-        "when",
-        "what",
-        "who",
-        "why",
-        "how",
-        "any",
-        "all",
-        "can",
-        "our",
-        "its",
-        "out",
-        "off",
-    ]
-)
+REPORT_CACHE_SECONDS = 60.0
+"""How long `/gaps report` answers with the report it made for the same channel."""
+HIDDEN_MARGIN = 3
+"""Ask the index for this many times the results when some teams are hidden."""
 
 
-class NotAvailable(Exception):
-    """The optional module is not installed in this build."""
-
-
-def _optional(module: str, attribute: str) -> Any:
-    try:
-        loaded: ModuleType = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            raise NotAvailable(module) from None
-        raise
-    function = getattr(loaded, attribute, None)
-    if function is None:
-        raise NotAvailable(f"{module}.{attribute}")
-    return function
-
-
-def _ranked(store: Store, results: Iterable[Any]) -> list[tuple[WorkItem, float]]:
-    """Normalise the similarity module's results to (item, score) pairs."""
-    pairs: list[tuple[Any, float]] = []
-    for entry in results:
-        if isinstance(entry, dict):
-            pairs.append((entry.get("key") or entry.get("item"), float(entry.get("score", 0))))
-        elif isinstance(entry, tuple | list) and len(entry) == 2:
-            pairs.append((entry[0], float(entry[1])))
-        else:
-            pairs.append((entry, float(getattr(entry, "score", 0.0))))
-    keys = [p if isinstance(p, str) else getattr(p, "key", "") for p, _ in pairs]
+def _items(store: Store, matches: list[Match]) -> list[tuple[WorkItem, float]]:
+    """The matched items (still live) with their scores, in the matches' order."""
+    keys = [m.key for m in matches]
+    if not keys:
+        return []
     with store.session() as session:
         found = {
-            i.key: i for i in session.scalars(select(WorkItem).where(col(WorkItem.key).in_(keys)))
+            i.key: i
+            for i in session.scalars(
+                select(WorkItem).where(col(WorkItem.key).in_(keys), col(WorkItem.gone).is_(False))
+            )
         }
-    return [(found[k], s) for k, (_, s) in zip(keys, pairs, strict=True) if k in found]
+    return [(found[m.key], m.score) for m in matches if m.key in found]
+
+
+def _ask_for(limit: int, hidden_teams: set[str]) -> int:
+    return limit * HIDDEN_MARGIN + 10 if hidden_teams else limit
 
 
 def search_items(
     store: Store, text: str, *, limit: int, hidden_teams: set[str]
-) -> tuple[list[tuple[WorkItem, float]], bool]:
-    """Items most like `text` and whether the similarity index answered (else keywords)."""
-    try:
-        search = _optional("detectors.similarity", "search")
-    except NotAvailable:
-        return keyword_search(store, text, limit=limit, hidden_teams=hidden_teams), False
-    ranked = _ranked(store, search(store, text, limit=limit + len(hidden_teams) * 5 + 10))
-    return [(i, s) for i, s in ranked if i.team not in hidden_teams][:limit], True
+) -> list[tuple[WorkItem, float]]:
+    """Items most like `text`, best first, none of `hidden_teams`."""
+    matches = index_for(store).search(text, _ask_for(limit, hidden_teams))
+    ranked = _items(store, matches)
+    return [(i, s) for i, s in ranked if i.team not in hidden_teams][:limit]
 
 
 def similar_items(
     store: Store, key: str, *, limit: int, hidden_teams: set[str]
 ) -> list[tuple[WorkItem, float]]:
-    """Items most like item `key`; NotAvailable without the similarity index."""
-    similar = _optional("detectors.similarity", "similar")
-    raw = similar(store, key, limit=limit + len(hidden_teams) * 5 + 10)
-    if isinstance(raw, dict):
-        raw = raw.get(key, [])
-    ranked = _ranked(store, raw)
+    """Items most like item `key`, best first, none of `hidden_teams` ([] if not indexed)."""
+    try:
+        matches = index_for(store).similar(key, _ask_for(limit, hidden_teams))
+    except KeyError:
+        return []
+    ranked = _items(store, matches)
     return [(i, s) for i, s in ranked if i.team not in hidden_teams and i.key != key][:limit]
 
 
-def keyword_search(
-    store: Store, text: str, *, limit: int, hidden_teams: set[str]
-) -> list[tuple[WorkItem, float]]:
-    """Open-first items whose titles share the query's words, ranked by rapidfuzz."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
-    words = sorted(set(words), key=len, reverse=True)[:5]
-    if not words:
-        return []
-    matches = [col(WorkItem.title).ilike(f"%{w}%") for w in words]
-    query = select(WorkItem).where(
-        and_(or_(*matches), col(WorkItem.gone).is_(False)),
-    )
-    if hidden_teams:
-        query = query.where(col(WorkItem.team).not_in(sorted(hidden_teams)))
-    with store.session() as session:
-        candidates = list(session.scalars(query.limit(KEYWORD_CANDIDATES)))
-    scored = [
-        (item, fuzz.token_set_ratio(text.lower(), item.title.lower()) / 100.0)
-        for item in candidates
+@dataclass(frozen=True)
+class RenderedReport:
+    """A report ready for Slack: its fallback text and blocks."""
+
+    text: str
+    blocks: list[Block]
+
+
+@dataclass
+class _Cached:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    made_at: float = -1e9
+    report: RenderedReport | None = None
+
+
+_REPORTS: weakref.WeakKeyDictionary[Store, dict[str, _Cached]] = weakref.WeakKeyDictionary()
+_REPORTS_LOCK = threading.Lock()
+
+
+def weekly_report(
+    store: Store, settings: Settings, *, channel: str, now: datetime
+) -> RenderedReport:
+    """This week's report so far, as shown in `channel` ('#name'; '' for a DM).
+
+    Restricted teams are left out unless `channel` may see them; a team's channel gets its
+    team's report, any other channel the organisation's.
+
+    A report reads every item (its KPIs) and takes a second or two on 100,000 items; twenty
+    people asking at once would queue behind each other. So one report per channel is made
+    at a time, and what was made in the last `REPORT_CACHE_SECONDS` is answered again.
+    """
+    with _REPORTS_LOCK:
+        cached = _REPORTS.setdefault(store, {}).setdefault(channel, _Cached())
+    with cached.lock:
+        if cached.report is None or time.monotonic() - cached.made_at > REPORT_CACHE_SECONDS:
+            cached.report = _make_report(store, settings, channel=channel, now=now)
+            cached.made_at = time.monotonic()
+        return cached.report
+
+
+def _make_report(
+    store: Store, settings: Settings, *, channel: str, now: datetime
+) -> RenderedReport:
+    from bot.access import channel_key  # noqa: PLC0415
+    from bot.reports import build_weekly_report, weekly_blocks, weekly_text  # noqa: PLC0415
+
+    config = settings.config
+    owners = [
+        t.name for t in config.teams if t.slack_channel and channel_key(t.slack_channel) == channel
     ]
-    scored.sort(key=lambda p: (-p[1], p[0].status_category == "done", p[0].key))
-    return scored[:limit]
-
-
-def weekly_report(store: Store, settings: Settings, *, channel: str, now: datetime) -> Any:
-    """This week's report for `channel`; NotAvailable without `bot.reports`."""
-    build = _optional("bot.reports", "build_weekly_report")
-    report = build(store, settings.config, now, channel=channel or None)
-    text = _optional("bot.reports", "weekly_text")(report)
-    blocks = _optional("bot.reports", "weekly_blocks")(report)
-    return SimpleNamespace(text=text, blocks=blocks)
+    report = build_weekly_report(
+        store,
+        config,
+        now,
+        team=owners[0] if len(owners) == 1 else None,
+        channel=channel or None,
+        week_to_date=True,
+    )
+    return RenderedReport(text=weekly_text(report), blocks=weekly_blocks(report))

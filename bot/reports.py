@@ -39,10 +39,11 @@ from slack_sdk.models.blocks import (
     PlainTextObject,
     SectionBlock,
 )
-from sqlalchemy import delete, select
+from sqlalchemy import delete, null, select
 from sqlmodel import col
 
 from bot import metrics
+from bot.access import channel_key
 from bot.charts import kind_label, render_open_gaps_chart
 from config.errors import GapbotError, InputError
 from detectors.base import FINDING_KINDS
@@ -344,9 +345,18 @@ class ItemFacts:
 _FACT_COLUMNS = tuple(getattr(WorkItem, name) for name in ItemFacts.__dataclass_fields__)
 
 
-def load_item_facts(session: Session, keys: Iterable[str] | None = None) -> dict[str, ItemFacts]:
-    """ItemFacts by key: every item, or only `keys`."""
-    query = select(*_FACT_COLUMNS)
+def load_item_facts(
+    session: Session, keys: Iterable[str] | None = None, *, labels: bool = True
+) -> dict[str, ItemFacts]:
+    """ItemFacts by key: every item, or only `keys`.
+
+    Without `labels` (they only serve objectives), the labels' JSON is not read: decoding it
+    for every item was 40% of a report's time on 100,000 items.
+    """
+    columns = [
+        c if labels or c is not WorkItem.labels else null().label("labels") for c in _FACT_COLUMNS
+    ]
+    query = select(*columns)
     if keys is not None:
         wanted = sorted(set(keys))
         found: dict[str, ItemFacts] = {}
@@ -576,6 +586,28 @@ def compute_kpis(
     )
 
 
+def _kpi_items(
+    session: Session, config: GapbotConfig, links: Sequence[Link], teams: list[str] | None
+) -> dict[str, ItemFacts]:
+    """The items the KPIs of `teams` read (all of them for the organisation).
+
+    Without objectives, a team's KPIs read only its own items and the items blocking them;
+    reading just those keeps a team's report fast on a large store (the alignment KPI walks
+    parents and links anywhere, so with objectives every item is read).
+    """
+    if teams is None or config.objectives:
+        return load_item_facts(session, labels=bool(config.objectives))
+    query = select(*_FACT_COLUMNS).where(col(WorkItem.team).in_(teams))
+    found = {row[0]: ItemFacts(*row) for row in session.execute(query)}
+    blockers = {
+        link.source_key
+        for link in links
+        if link.type == "blocks" and link.target_key in found and link.source_key not in found
+    }
+    found.update(load_item_facts(session, blockers))
+    return found
+
+
 def _hidden_teams(config: GapbotConfig, *, channel: str | None, team: str | None) -> frozenset[str]:
     """Restricted teams whose items may not be shown to this audience."""
     return frozenset(
@@ -592,6 +624,7 @@ def build_weekly_report(
     *,
     team: str | None = None,
     channel: str | None = None,
+    week_to_date: bool = False,
 ) -> WeeklyReport:
     """The weekly report for `team` (or the organisation) as shown in `channel`.
 
@@ -601,6 +634,8 @@ def build_weekly_report(
         now: The time the report is made; it covers the last complete week before it.
         team: One team's report; None for the organisation-wide one.
         channel: Where it will be shown (decides which restricted teams may appear).
+        week_to_date: Report the current week from its Monday up to `now` instead
+            (`/gaps report`: this week's report, now).
 
     Returns:
         The report's figures.
@@ -613,8 +648,12 @@ def build_weekly_report(
         msg = f"--team: no team named '{team}' (teams: {known})"
         raise InputError(msg)
     zone = config.zone
-    week = last_complete_week(now, zone)
-    start, end = week_bounds(week, zone)
+    if week_to_date:
+        week = week_start_of(now, zone)
+        start, end = week_bounds(week, zone)[0], now
+    else:
+        week = last_complete_week(now, zone)
+        start, end = week_bounds(week, zone)
     teams = _scope_teams(config, team, channel)
     team_key = team or ORG_TEAM
     history_weeks = [week - timedelta(days=7 * n) for n in range(HISTORY_WEEKS, 0, -1)]
@@ -630,7 +669,7 @@ def build_weekly_report(
                 f for f in findings if visible_in(config, f.teams or [], channel=None, team=None)
             ]
         links = list(session.scalars(select(Link)))
-        items = load_item_facts(session)
+        items = _kpi_items(session, config, links, teams)
         current = _count_week(findings, start, end, end)
         past = _week_counts(session, findings, team_key, history_weeks, zone=zone, now=now)
         chart_past = _week_counts(session, findings, team_key, chart_weeks[:-1], zone=zone, now=now)
@@ -713,7 +752,7 @@ def build_weekly_report(
         channel=channel,
         timezone=config.timezone,
         week=week,
-        week_end=week + timedelta(days=6),
+        week_end=end.astimezone(zone).date() if week_to_date else week + timedelta(days=6),
         generated_at=now,
         totals=totals,
         by_kind=by_kind,
@@ -812,11 +851,15 @@ def build_daily_digest(
 ) -> DailyDigest:
     """The digest for `channel`: new and resolved gaps since the last digest, the oldest open.
 
-    "Since" is the last successful digest to this channel (so Monday's covers the weekend),
-    at most a week back, or the last 24 hours when there was none.
+    Its teams are the channel's own (the config's `slack_channel`) and those it subscribed
+    to with `/gaps subscribe TEAM daily`. "Since" is the last successful digest to this
+    channel (so Monday's covers the weekend), at most a week back, or the last 24 hours
+    when there was none.
     """
-    teams = [t.name for t in config.teams if t.slack_channel == channel]
+    from bot.subscriptions import digest_targets  # noqa: PLC0415 - the Slack app's tables
+
     with store.session() as session:
+        teams = digest_targets(session, config, "daily").get(channel_key(channel), [])
         last = session.scalars(
             select(JobRun)
             .where(
@@ -1344,6 +1387,13 @@ def post_weekly_report(
     return ts, upload_chart(client, report, channel_id, ts)
 
 
+def _team_report_kind(team: str) -> str:
+    """The Delivery kind of a team's report in a channel that subscribed to it (16 chars)."""
+    import hashlib  # noqa: PLC0415
+
+    return "weekly:" + hashlib.sha256(team.encode()).hexdigest()[:9]
+
+
 def post_weekly_reports(
     client: WebClient, store: Store, config: GapbotConfig, now: datetime
 ) -> dict[str, int]:
@@ -1360,19 +1410,26 @@ def post_weekly_reports(
     Raises:
         GapbotError: When Slack refused some channels.
     """
+    from bot.subscriptions import digest_targets  # noqa: PLC0415 - the Slack app's tables
+
     week = last_complete_week(now, config.zone)
     snapshot_rows = write_snapshot(store, week, config, now=now)
     week_end_utc = week_bounds(week, config.zone)[1]
-    targets: list[tuple[str | None, str]] = [
-        (t.name, t.slack_channel) for t in config.teams if t.slack_channel
-    ]
+    with store.session() as session:
+        subscribed = digest_targets(session, config, "weekly")
+    own = {channel_key(t.slack_channel): t.name for t in config.teams if t.slack_channel}
+    # Each team channel's own report first (config order), then subscribed teams' reports.
+    targets: list[tuple[str | None, str, str]] = []
+    for channel, names in subscribed.items():
+        for name in names:
+            # A channel may get several teams' reports: each is its own Delivery kind.
+            kind = "weekly_report" if own.get(channel) == name else _team_report_kind(name)
+            targets.append((name, channel, kind))
     if config.slack.report_channel:
-        targets.append((None, config.slack.report_channel))
+        targets.append((None, channel_key(config.slack.report_channel), "org_report"))
     posted = skipped = 0
     failures: list[str] = []
-    for team, channel in targets:
-        # Team and organisation reports are told apart, in case one channel gets both.
-        kind = "weekly_report" if team is not None else "org_report"
+    for team, channel, kind in targets:
         if _already_posted(store, kind, channel, week_end_utc):
             skipped += 1
             continue

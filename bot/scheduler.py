@@ -78,6 +78,9 @@ DIGEST_JOB_PREFIX = "digest:"
 WEEKLY_REPORT_JOB = "weekly_report"
 LEADER_JOB = "_leader"
 PRUNE_JOB = "_prune"
+DIGESTS_JOB = "_digests"
+DIGEST_REFRESH_SECONDS = 120.0
+"""How often channels subscribed to daily digests since the start get their job."""
 KEEP_RUNS_DAYS = 90
 """Job runs older than this are deleted daily (sync alone records ~290 runs a day)."""
 DEFAULT_LEADER_CHECK_SECONDS = 15.0
@@ -104,6 +107,9 @@ class Jobs:
     weekly_report: JobFunc
     digest_channels: Sequence[str] = ()
     """Channels that get a daily digest (each is a job of its own)."""
+    digest_channels_source: Callable[[], Sequence[str]] | None = None
+    """Reads the digest channels again (`/gaps subscribe TEAM daily` adds some while the
+    scheduler runs); `GapScheduler.refresh_digest_jobs` calls it every few minutes."""
 
 
 @dataclass(frozen=True)
@@ -146,16 +152,18 @@ def build_specs(config: GapbotConfig, jobs: Jobs) -> list[JobSpec]:
             ((WEEKLY_REPORT_JOB, jobs.weekly_report),),
         ),
     ]
-    for channel in jobs.digest_channels:
-        name = f"{DIGEST_JOB_PREFIX}{channel}"
-        specs.append(
-            JobSpec(
-                name,
-                cron_trigger(schedule.digest, zone),
-                ((name, _bind_channel(jobs.digest, channel)),),
-            )
-        )
+    specs.extend(digest_spec(config, jobs, channel) for channel in jobs.digest_channels)
     return specs
+
+
+def digest_spec(config: GapbotConfig, jobs: Jobs, channel: str) -> JobSpec:
+    """The daily digest job of one channel."""
+    name = f"{DIGEST_JOB_PREFIX}{channel}"
+    return JobSpec(
+        name,
+        cron_trigger(config.schedule.digest, config.zone),
+        ((name, _bind_channel(jobs.digest, channel)),),
+    )
 
 
 def _bind_channel(digest: DigestFunc, channel: str) -> JobFunc:
@@ -165,13 +173,23 @@ def _bind_channel(digest: DigestFunc, channel: str) -> JobFunc:
     return run
 
 
-def next_run_times(config: GapbotConfig, now: datetime) -> dict[str, datetime | None]:
-    """When each scheduled job is due next after `now`, from the config alone."""
+def next_run_times(
+    config: GapbotConfig, now: datetime, channels: Sequence[str] | None = None
+) -> dict[str, datetime | None]:
+    """When each scheduled job is due next after `now`.
+
+    Args:
+        config: The schedules and time zone.
+        now: The moment to look from.
+        channels: The digest channels (default: the config's team channels; `gapbot status`
+            passes those subscribed in the store too).
+    """
     zone = config.zone
     when: dict[str, datetime | None] = {}
     schedule = config.schedule
     entries = [(SYNC_JOB, schedule.sync), (WEEKLY_REPORT_JOB, schedule.weekly_report)]
-    entries += [(f"{DIGEST_JOB_PREFIX}{c}", schedule.digest) for c in digest_channels(config)]
+    digests = digest_channels(config) if channels is None else channels
+    entries += [(f"{DIGEST_JOB_PREFIX}{c}", schedule.digest) for c in digests]
     for name, expression in entries:
         when[name] = cron_trigger(expression, zone).get_next_fire_time(None, now.astimezone(zone))
     return when
@@ -459,6 +477,7 @@ class GapScheduler:
             specs = build_specs(config, jobs)
         self.config = config
         self.store = store
+        self.jobs = jobs
         self.zone = config.zone
         self.specs = {spec.name: spec for spec in specs}
         self.leader: Leader = leader or SingleProcessLeader()
@@ -508,6 +527,14 @@ class GapScheduler:
             name=PRUNE_JOB,
             replace_existing=True,
         )
+        if self.jobs is not None and self.jobs.digest_channels_source is not None:
+            self.scheduler.add_job(
+                self.refresh_digest_jobs,
+                trigger=IntervalTrigger(seconds=DIGEST_REFRESH_SECONDS, timezone=self.zone),
+                id=DIGESTS_JOB,
+                name=DIGESTS_JOB,
+                replace_existing=True,
+            )
         self.scheduler.start()
         log.info(
             "scheduler started (%s, time zone %s): %s",
@@ -541,6 +568,44 @@ class GapScheduler:
         return {
             job.id: job.next_run_time for job in self.scheduler.get_jobs() if job.id in self.specs
         }
+
+    def refresh_digest_jobs(self) -> tuple[list[str], list[str]]:
+        """Give newly subscribed channels their digest job and drop unsubscribed ones.
+
+        Returns:
+            The digest jobs added and removed.
+        """
+        jobs = self.jobs
+        if jobs is None or jobs.digest_channels_source is None:
+            return [], []
+        try:
+            channels = list(jobs.digest_channels_source())
+        except Exception as exc:  # the store is down: keep the jobs there are
+            log.error("scheduler: cannot read the digest channels: %s", _one_line(exc))
+            return [], []
+        wanted = {f"{DIGEST_JOB_PREFIX}{c}": c for c in channels}
+        current = {name for name in self.specs if name.startswith(DIGEST_JOB_PREFIX)}
+        added = [name for name in wanted if name not in current]
+        removed = sorted(current - wanted.keys())
+        for name in added:
+            spec = digest_spec(self.config, jobs, wanted[name])
+            self.specs[name] = spec
+            if self.scheduler.running:
+                self.scheduler.add_job(
+                    self._run_spec, trigger=spec.trigger, args=(name,), id=name, name=name,
+                    replace_existing=True,
+                )  # fmt: skip
+        for name in removed:
+            del self.specs[name]
+            if self.scheduler.running and self.scheduler.get_job(name) is not None:
+                self.scheduler.remove_job(name)
+        if added or removed:
+            log.info(
+                "scheduler: digest jobs added: %s; removed: %s",
+                ", ".join(added) or "none",
+                ", ".join(removed) or "none",
+            )
+        return added, removed
 
     def _prune(self) -> None:
         if not self.is_leader:
@@ -842,13 +907,21 @@ def build_default_jobs(settings: Settings, store: Store, client: WebClient) -> J
             deliver_alerts,
             {"store": store, "client": client, "config": config, "settings": settings, "now": now},
         )
-        # The scheduler counts alerts posted (deliver_alerts should not count them again).
+        # The scheduler counts alerts posted (deliver_alerts does not count them itself).
         counts = _as_counts(result)
-        metrics.record_alerts_posted(counts.get("posted", counts.get("count", 0)))
+        metrics.record_alerts_posted(
+            counts.get("gaps_posted", counts.get("posted", counts.get("count", 0)))
+        )
         return counts
 
     def digest(channel: str, now: datetime) -> Counts:
         return reports.post_daily_digest(client, store, config, channel, now)
+
+    def current_digest_channels() -> list[str]:
+        from bot.subscriptions import digest_targets  # noqa: PLC0415 - the Slack app's tables
+
+        with store.session() as session:
+            return list(digest_targets(session, config, "daily"))
 
     def weekly(now: datetime) -> Counts:
         return reports.post_weekly_reports(client, store, config, now)
@@ -859,7 +932,8 @@ def build_default_jobs(settings: Settings, store: Store, client: WebClient) -> J
         alert=alert,
         digest=digest,
         weekly_report=weekly,
-        digest_channels=digest_channels(config),
+        digest_channels=current_digest_channels(),
+        digest_channels_source=current_digest_channels,
     )
 
 

@@ -7,6 +7,7 @@ the channel it is shown in.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections import Counter
@@ -16,7 +17,7 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Text, case, cast, exists, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -64,10 +65,19 @@ KNOWN_VERBS = frozenset(
 )
 """Everything else, 'help' included, is answered with the help."""
 SEARCH_LIMIT = 10
+MAX_SHOWN = 10
+"""Gaps shown in full in one answer; the rest are counted ("and N more")."""
 DEFAULT_MUTE_DAYS = 30
 MAX_MUTE_DAYS = 365
 _HOURS = re.compile(r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}$")
 _PRIVATE_NAMES = frozenset({"directmessage", "privategroup", "mpdm", ""})
+
+
+def _json_element(value: str) -> str:
+    """A LIKE pattern matching `value` as a string element of a JSON list's text."""
+    quoted = json.dumps(value)
+    escaped = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 @dataclass(frozen=True)
@@ -174,6 +184,40 @@ class SlashCommands:
             raise GapbotError(msg)
         return name
 
+    def _open_filters(
+        self,
+        audience: Audience,
+        *,
+        kinds: Sequence[str] | None = None,
+        team: str | None = None,
+    ) -> list[ColumnElement[bool]]:
+        """SQL conditions for the open findings the audience may see (of kinds, of a team).
+
+        Counting and ordering happen in SQL: with thousands of open findings, loading each
+        one's JSON columns to count them in Python took most of `summary`'s time.
+        """
+        filters: list[ColumnElement[bool]] = [col(Finding.status) == OPEN]
+        if kinds:
+            filters.append(col(Finding.kind).in_(list(kinds)))
+        teams_text = cast(col(Finding.teams), Text)
+        if team:
+            filters.append(teams_text.like(_json_element(team), escape="\\"))
+        hidden = self.rules.hidden_teams(audience)
+        if hidden:
+            filters.extend(
+                ~teams_text.like(_json_element(name), escape="\\") for name in sorted(hidden)
+            )
+            touching_hidden = (
+                select(col(FindingItem.finding_id))
+                .join(WorkItem, col(WorkItem.key) == col(FindingItem.item_key))
+                .where(
+                    col(FindingItem.finding_id) == col(Finding.id),
+                    col(WorkItem.team).in_(sorted(hidden)),
+                )
+            )
+            filters.append(~exists(touching_hidden))
+        return filters
+
     def _visible_open(
         self,
         session: Session,
@@ -181,30 +225,36 @@ class SlashCommands:
         *,
         kinds: Sequence[str] | None = None,
         team: str | None = None,
-    ) -> list[Finding]:
-        """Open findings the audience may see, most severe first."""
-        query = select(Finding).where(col(Finding.status) == OPEN)
-        if kinds:
-            query = query.where(col(Finding.kind).in_(list(kinds)))
-        findings = list(session.scalars(query))
-        if team:
-            findings = [f for f in findings if team in (f.teams or [])]
-        hidden = self.rules.hidden_teams(audience)
-        if hidden:
-            hidden_ids = set(
-                session.scalars(
-                    select(col(FindingItem.finding_id))
-                    .join(WorkItem, col(WorkItem.key) == col(FindingItem.item_key))
-                    .where(col(WorkItem.team).in_(sorted(hidden)))
+        limit: int = MAX_SHOWN,
+    ) -> tuple[list[Finding], Counter[str]]:
+        """The most severe open findings the audience may see, and all their counts by kind."""
+        filters = self._open_filters(audience, kinds=kinds, team=team)
+        counts: Counter[str] = Counter(
+            {
+                kind: int(n)
+                for kind, n in session.execute(
+                    select(col(Finding.kind), func.count()).where(*filters).group_by(Finding.kind)
                 )
+            }
+        )
+        severity = case(
+            SEVERITY_ORDER,
+            value=col(Finding.severity),
+            else_=SEVERITY_ORDER["medium"],
+        )
+        # The order of `severity_rank`: most severe, highest score, oldest, then id.
+        query = (
+            select(Finding)
+            .where(*filters)
+            .order_by(
+                severity.desc(),
+                col(Finding.score).desc(),
+                col(Finding.first_seen),
+                col(Finding.id),
             )
-            findings = [
-                f
-                for f in findings
-                if f.id not in hidden_ids and not hidden.intersection(f.teams or [])
-            ]
-        findings.sort(key=severity_rank)
-        return findings
+            .limit(limit)
+        )
+        return list(session.scalars(query)), counts
 
     def _gap_list(
         self,
@@ -214,11 +264,18 @@ class SlashCommands:
         *,
         more_hint: str,
         intro: str = "",
+        total: int,
     ) -> Message:
-        shown = findings[:10]
+        shown = findings[:MAX_SHOWN]
         items = load_items(session, (k for f in shown for k in f.item_keys or []))
         return gap_list_message(
-            title, shown, items, total=len(findings), more_hint=more_hint, intro=intro
+            title,
+            shown,
+            items,
+            total=total,
+            more_hint=more_hint,
+            intro=intro,
+            link_duplicates=self.config.jira.writes,
         )
 
     # ---- the commands -----------------------------------------------------------------------
@@ -227,14 +284,15 @@ class SlashCommands:
         """Open gaps (of a team) by kind, the most severe first."""
         team = self._team_arg(args)
         with self.store.session() as session:
-            findings = self._visible_open(session, audience, team=team)
-            counts = Counter(f.kind for f in findings)
+            findings, counts = self._visible_open(session, audience, team=team)
+            total = sum(counts.values())
             scope = f" for {team}" if team else ""
-            title = f"{len(findings)} open gap{'s' if len(findings) != 1 else ''}{scope}"
+            title = f"{total} open gap{'s' if total != 1 else ''}{scope}"
             return self._gap_list(
                 session,
                 title,
                 findings,
+                total=total,
                 intro=counts_section(counts),
                 more_hint=f"`gapbot gaps{' --team ' + escape(team) if team else ''}` lists all",
             )
@@ -244,13 +302,15 @@ class SlashCommands:
         team = self._team_arg(args)
         kinds = KIND_GROUPS[verb]
         with self.store.session() as session:
-            findings = self._visible_open(session, audience, kinds=kinds, team=team)
+            findings, counts = self._visible_open(session, audience, kinds=kinds, team=team)
+            total = sum(counts.values())
             scope = f" for {team}" if team else ""
             kind_opts = " ".join(f"--kind {k}" for k in kinds[:1])
             return self._gap_list(
                 session,
-                f"{GROUP_TITLES[verb]}{scope}: {len(findings)} open",
+                f"{GROUP_TITLES[verb]}{scope}: {total} open",
                 findings,
+                total=total,
                 more_hint=f"`gapbot gaps {kind_opts}` lists all",
             )
 
@@ -260,15 +320,13 @@ class SlashCommands:
         if not text:
             return notice(f"Say what to look for: `{escape(self.command)} search okta sso login`")
         hidden = self.rules.hidden_teams(audience)
-        results, indexed = integrations.search_items(
+        results = integrations.search_items(
             self.store, text, limit=SEARCH_LIMIT, hidden_teams=hidden
         )
-        note = "" if indexed else "Keyword match on titles (the similarity index is not installed)."
         return item_results(
             f"Items like “{cut(text, 80)}”",
             results,
             empty_text="Nobody seems to be working on that yet.",
-            note=note,
         )
 
     def _visible_item(self, key: str, audience: Audience) -> WorkItem | None:
@@ -286,15 +344,9 @@ class SlashCommands:
         if self._visible_item(key, audience) is None:
             return notice(f"No item {escape(key)} here.")
         hidden = self.rules.hidden_teams(audience)
-        try:
-            results = integrations.similar_items(
-                self.store, key, limit=SEARCH_LIMIT, hidden_teams=hidden
-            )
-        except integrations.NotAvailable:
-            return notice(
-                "`similar` needs the similarity index, which is not installed in this "
-                f"gapbot yet. Try `{escape(self.command)} search` with the item's title."
-            )
+        results = integrations.similar_items(
+            self.store, key, limit=SEARCH_LIMIT, hidden_teams=hidden
+        )
         return item_results(
             f"Items like {key}", results, empty_text=f"Nothing resembles {escape(key)}."
         )
@@ -321,28 +373,18 @@ class SlashCommands:
                 more_hint=f"`gapbot gaps` lists all; {escape(key)} is in each",
                 empty_text=f"No open gaps touch {escape(key)}. :tada:",
                 intro=escape(cut(f"{item.key}: {item.title}", 300)),
+                link_duplicates=self.config.jira.writes,
             )
 
     def report(self, channel_name: str, now: datetime) -> Message:
-        """This week's report, now."""
-        try:
-            built = integrations.weekly_report(
-                self.store,
-                self.settings,
-                channel=channel_key(channel_name) if channel_name else "",
-                now=now,
-            )
-        except integrations.NotAvailable:
-            return notice(
-                "The weekly report is not available in this gapbot yet; "
-                f"`{escape(self.command)} summary` shows the open gaps now."
-            )
-        blocks = list(getattr(built, "blocks", []) or [])
-        text = str(getattr(built, "text", "") or "Weekly gap report")
-        from slack_sdk.models.blocks import Block  # noqa: PLC0415 - only for the report
-
-        parsed = [b if isinstance(b, Block) else Block.parse(b) for b in blocks]
-        return Message(text=text, blocks=[b for b in parsed if b is not None])
+        """This week's report so far, as this channel may see it."""
+        built = integrations.weekly_report(
+            self.store,
+            self.settings,
+            channel=channel_key(channel_name) if channel_name else "",
+            now=now,
+        )
+        return Message(text=built.text, blocks=list(built.blocks))
 
     def subscribe(
         self,

@@ -70,6 +70,27 @@ def channel_targets(
     return {key: target for key, target in targets.items() if target.teams}
 
 
+def digest_targets(session: Session, config: GapbotConfig, mode: str) -> dict[str, list[str]]:
+    """Channel ('#name') -> teams, for the `daily` digests or the `weekly` reports.
+
+    Each team's own `slack_channel` gets its team's (unless the channel unsubscribed from
+    it); channels subscribed with `/gaps subscribe TEAM daily|weekly` get those teams' too.
+    """
+    targets: dict[str, list[str]] = {}
+    for team in config.teams:
+        if not team.slack_channel:
+            continue
+        key = channel_key(team.slack_channel)
+        row = session.get(SlackSubscription, (key, team.name))
+        if row is not None and row.mode == OFF:
+            continue
+        targets.setdefault(key, []).append(team.name)
+    for key, target in channel_targets(session, config, mode).items():
+        teams = targets.setdefault(key, [])
+        teams.extend(name for name in target.teams if name not in teams)
+    return targets
+
+
 def subscribe(
     session: Session,
     *,

@@ -457,3 +457,35 @@ def raise_for_report(report: SyncReport) -> None:
     """Raise one SourceError naming every failed scope, if any failed."""
     if not report.ok:
         raise SourceError(report.summary_error())
+
+
+def sync_all(store: Store, settings: Settings, *, full: bool = False) -> dict[str, int]:
+    """Sync every configured source into `store` (the scheduler's `sync` job).
+
+    A thin wrapper over `build_connectors` and `run_sync` that closes the connectors.
+
+    Returns:
+        Counts for the job's log and record: items, scopes, failed scopes, items gone.
+
+    Raises:
+        SourceError: Naming every scope that failed (what the other scopes synced is
+            committed all the same).
+    """
+    connectors = build_connectors(settings)
+    if not connectors:
+        log.info("sync: no team reads Jira or GitHub; nothing to sync")
+        return {"items": 0, "scopes": 0, "failed": 0}
+    try:
+        report = run_sync(settings, store, connectors, full=full)
+    finally:
+        for connector in connectors:
+            close = getattr(connector, "close", None)
+            if close is not None:
+                close()
+    raise_for_report(report)
+    return {
+        "items": sum(r.items for r in report.results),
+        "scopes": len(report.results),
+        "failed": len(report.failed),
+        "gone": sum(r.gone for r in report.results),
+    }

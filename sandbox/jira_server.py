@@ -346,6 +346,8 @@ class JiraServer(FakeServer):
             self.route("GET", f"{base}/priority", self._auth(self._priorities))
             self.route("GET", f"{base}/project/(?P<key>[^/]+)", self._auth(self._project))
             self.route("GET", f"{base}/issue/(?P<key>[^/]+)", self._auth(self._issue))
+            self.route("GET", f"{base}/issueLinkType", self._auth(self._link_types))
+            self.route("POST", f"{base}/issueLink", self._auth(self._create_link))
         self.route("GET", "/rest/api/2/search", self._auth(self._search_dc))
         self.route("POST", "/rest/api/2/search", self._auth(self._search_dc))
         for version in ("2", "3"):
@@ -538,6 +540,50 @@ class JiraServer(FakeServer):
         version = "3" if "/api/3/" in request.path else "2"
         with self.model.lock:
             return json_response(self.render(issue, version, None))
+
+    def _link_types(self, request: Request) -> Response:
+        return json_response(
+            {
+                "issueLinkTypes": [
+                    {
+                        "id": type_id,
+                        "name": name,
+                        "inward": inward,
+                        "outward": outward,
+                        "self": f"{self.url}/rest/api/2/issueLinkType/{type_id}",
+                    }
+                    for name, (type_id, inward, outward) in LINK_TYPES.items()
+                ]
+            }
+        )
+
+    def _create_link(self, request: Request) -> Response:
+        """`POST /rest/api/2/issueLink`: 201 with an empty body, as Jira answers.
+
+        Jira reads the body the other way round from its names: the `inwardIssue` is the
+        one that takes the type's outward verb ({"type": "Duplicate", "inwardIssue": A,
+        "outwardIssue": B} makes "A duplicates B"). Both issues count as updated.
+        """
+        try:
+            body = request.json() or {}
+        except ValueError:
+            return jira_error(400, "Can not deserialize the request body.")
+        type_name = str((body.get("type") or {}).get("name") or "")
+        first = str((body.get("inwardIssue") or {}).get("key") or "")
+        second = str((body.get("outwardIssue") or {}).get("key") or "")
+        if type_name not in LINK_TYPES:
+            return jira_error(404, f"No issue link type with name '{type_name}' found.")
+        with self.model.lock:
+            issues = [self.model.get(first), self.model.get(second)]
+            if any(issue is None for issue in issues):
+                return jira_error(404, "Issue Does Not Exist")
+            self.model.add_link(first, type_name, second)
+            now = self.model.now()
+            for issue in issues:
+                assert issue is not None
+                issue["updated"] = now
+            self.model.version += 1
+        return Response(status=201)
 
     # -- search -------------------------------------------------------------------------
     def _matching(self, jql: str) -> list[dict[str, Any]]:

@@ -320,9 +320,9 @@ class FakeSlack:
             if not queue:
                 return None
             for failure in list(queue):
-                if failure.channel is None or self._same_channel(
-                    failure.channel, str(params.get("channel", ""))
-                ):
+                # Uploads name their channel `channel_id` (files.completeUploadExternal).
+                given = str(params.get("channel") or params.get("channel_id") or "")
+                if failure.channel is None or self._same_channel(failure.channel, given):
                     queue.remove(failure)
                     return failure
             return None

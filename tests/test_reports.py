@@ -44,9 +44,9 @@ from bot.reports import (
 )
 from config.errors import GapbotError, InputError
 from sandbox import report_scenario as scenario
+from sandbox.slack_server import FakeSlack
 from store.db import Store
 from store.models import Delivery, JobRun, Snapshot, WeeklyKpi
-from tests.slack_fake import FakeSlackServer
 
 
 @pytest.fixture
@@ -56,14 +56,20 @@ def seeded(store: Store) -> Store:
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlackServer]:
-    server = FakeSlackServer()
-    yield server
-    server.close()
+def slack() -> Iterator[FakeSlack]:
+    """The fake Slack workspace with the scenario's channels."""
+    with FakeSlack() as fake:
+        for name in ("payments", "checkout", "security", "eng-leads"):
+            fake.add_channel(name)
+        yield fake
 
 
-def _client(slack: FakeSlackServer) -> WebClient:
-    return WebClient(token="xoxb-test-token", base_url=slack.api_url, timeout=10)
+def _client(slack: FakeSlack) -> WebClient:
+    return WebClient(token=slack.bot_token, base_url=slack.api_url, timeout=10)
+
+
+def _calls(slack: FakeSlack, method: str) -> list[dict]:
+    return [call.params for call in slack.calls_to(method)]
 
 
 def test_weekly_report_figures_for_the_organisation(seeded: Store) -> None:
@@ -280,23 +286,25 @@ def test_markdown_html_and_json_outputs(seeded: Store) -> None:
 
 
 def test_weekly_reports_posted_with_the_chart_in_the_thread(
-    seeded: Store, slack: FakeSlackServer
+    seeded: Store, slack: FakeSlack
 ) -> None:
     config = scenario.load_config()
     counts = post_weekly_reports(_client(slack), seeded, config, scenario.NOW)
     assert counts == {"snapshot_rows": 40, "posted": 4, "skipped": 0}
-    posts = slack.state.calls("chat.postMessage")
+    posts = _calls(slack, "chat.postMessage")
     assert [p["channel"] for p in posts] == ["#payments", "#checkout", "#security", "#eng-leads"]
-    completes = slack.state.calls("files.completeUploadExternal")
+    completes = _calls(slack, "files.completeUploadExternal")
     assert len(completes) == 4
-    assert len(slack.state.uploads) == 4
-    assert all(data.startswith(PNG_SIGNATURE) for data in slack.state.uploads.values())
+    assert len(slack.uploads) == 4
+    assert all(data.startswith(PNG_SIGNATURE) for data in slack.uploads.values())
     for post, complete in zip(posts, completes, strict=True):
-        assert complete["channel_id"] == slack.state.channel_id(post["channel"])
+        assert complete["channel_id"] == slack.channel(post["channel"]).id  # type: ignore[union-attr]
         assert complete["thread_ts"]
     # Each upload went into the thread of the message posted just before it.
-    ts_list = [r for r in slack.state.requests if r.path == "/api/chat.postMessage"]
-    assert len(ts_list) == 4
+    for channel in ("#payments", "#checkout", "#security", "#eng-leads"):
+        report, chart = slack.messages(channel)
+        assert chart["thread_ts"] == report["ts"]
+        assert chart["files"]
     org_post = json.dumps(posts[3]["blocks"])
     payments_post = json.dumps(posts[0]["blocks"])
     for text in (org_post, payments_post):
@@ -311,38 +319,38 @@ def test_weekly_reports_posted_with_the_chart_in_the_thread(
     assert sorted(kinds) == ["org_report"] + ["weekly_report"] * 3
 
 
-def test_a_refused_channel_does_not_stop_the_others(seeded: Store, slack: FakeSlackServer) -> None:
-    slack.state.refuse_channels.add("#checkout")
+def test_a_refused_channel_does_not_stop_the_others(seeded: Store, slack: FakeSlack) -> None:
+    slack.fail("chat.postMessage", "channel_not_found", channel="#checkout")
     with pytest.raises(GapbotError, match="#checkout: channel_not_found"):
         post_weekly_reports(_client(slack), seeded, scenario.load_config(), scenario.NOW)
-    assert len(slack.state.calls("files.completeUploadExternal")) == 3
+    assert len(_calls(slack, "files.completeUploadExternal")) == 3
 
 
-def test_daily_digest_is_posted_once_a_day(seeded: Store, slack: FakeSlackServer) -> None:
+def test_daily_digest_is_posted_once_a_day(seeded: Store, slack: FakeSlack) -> None:
     config = scenario.load_config()
     counts = post_daily_digest(_client(slack), seeded, config, "#payments", scenario.NOW)
     assert counts["posted"] == 1
     assert counts["open"] == 2
-    posts = slack.state.calls("chat.postMessage")
+    posts = _calls(slack, "chat.postMessage")
     assert posts[0]["channel"] == "#payments"
     assert posts[0]["text"].startswith("Daily gaps:")
     later = post_daily_digest(
         _client(slack), seeded, config, "#payments", scenario.NOW + timedelta(hours=2)
     )
     assert later == {"posted": 0}
-    slack.state.refuse_channels.add("#checkout")
+    slack.fail("chat.postMessage", "channel_not_found", channel="#checkout")
     with pytest.raises(GapbotError, match="channel_not_found"):
         post_daily_digest(_client(slack), seeded, config, "#checkout", scenario.NOW)
 
 
 def test_a_failed_chart_upload_keeps_the_message_and_is_not_posted_twice(
-    seeded: Store, slack: FakeSlackServer
+    seeded: Store, slack: FakeSlack
 ) -> None:
     config = scenario.load_config()
-    slack.state.refuse_uploads_to.add(slack.state.channel_id("#security"))
+    slack.fail("files.completeUploadExternal", "not_in_channel", channel="#security")
     with pytest.raises(GapbotError, match="#security: chart upload failed: not_in_channel"):
         post_weekly_reports(_client(slack), seeded, config, scenario.NOW)
-    assert len(slack.state.calls("chat.postMessage")) == 4
+    assert len(_calls(slack, "chat.postMessage")) == 4
     again = post_weekly_reports(_client(slack), seeded, config, scenario.NOW)
     assert again["posted"] == 0
-    assert len(slack.state.calls("chat.postMessage")) == 4
+    assert len(_calls(slack, "chat.postMessage")) == 4

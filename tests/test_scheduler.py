@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -26,8 +27,7 @@ from bot.scheduler import (
     make_leader,
     next_run_times,
 )
-from config.errors import GapbotError
-from config.settings import Environment, GapbotConfig, Schedule, Settings
+from config.settings import Environment, GapbotConfig, Settings
 from store.db import Store
 from store.models import JobRun
 
@@ -259,10 +259,13 @@ def test_sqlite_lock_file_lets_one_scheduler_lead(sqlite_store: Store) -> None:
     second.release()
 
 
-def test_default_jobs_name_the_missing_piece(sqlite_store: Store) -> None:
+def test_default_jobs_are_the_real_functions(sqlite_store: Store) -> None:
     settings = Settings(_config(), Environment())
-    with pytest.raises(GapbotError, match=r"connectors\.sync\.sync_all"):
-        build_default_jobs(settings, sqlite_store, client=None)  # type: ignore[arg-type]
+    jobs = build_default_jobs(settings, sqlite_store, client=None)  # type: ignore[arg-type]
+    assert jobs.digest_channels == ["#payments"]
+    assert jobs.digest_channels_source is not None
+    # No source is configured (no JIRA_URL, no GitHub token): the real sync_all says so.
+    assert jobs.sync(datetime.now(UTC)) == {"items": 0, "scopes": 0, "failed": 0}
 
 
 @pytest.mark.postgres
@@ -346,68 +349,101 @@ def test_postgresql_job_lock_keeps_a_job_to_one_process(pg_url: str) -> None:
         store.dispose()
 
 
-def test_start_wires_sync_detection_alerts_digests_and_the_report(
-    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+def test_start_runs_a_real_sync_detect_alert_cycle_and_subscribed_digests(
+    sqlite_store: Store,
 ) -> None:
-    """`start` with build_default_jobs: stand-ins for the sync, detection and alert modules
-    (written on other branches), the real digest and report against a fake Slack."""
-    import types
-
-    from slack_sdk import WebClient
-
+    """`start` with build_default_jobs and no stand-ins: the real sync from the fake Jira,
+    the real detectors, alerts to the fake Slack, and digests and reports to a channel that
+    subscribed with `/gaps subscribe` while the scheduler ran."""
     from bot.scheduler import start
-    from sandbox import report_scenario as scenario
-    from tests.slack_fake import FakeSlackServer
+    from bot.slack_client import make_client
+    from bot.subscriptions import subscribe
+    from sandbox.jira_server import JiraModel, JiraServer
+    from sandbox.slack_server import FakeSlack
 
-    scenario.seed(sqlite_store)
-    config = scenario.load_config()
-    # Times that never come during the test: only run_now runs the jobs here.
-    config.schedule = Schedule(sync="0 3 1 1 *", digest="0 3 1 1 *", weekly_report="0 3 1 1 *")
-    settings = Settings(config, Environment())
-    received: list[tuple[str, dict[str, Any]]] = []
+    model = JiraModel(deployment="Cloud")
+    model.add_issue(
+        "PAY", "Okta SSO login fails for EU users", status="In Progress", category="indeterminate"
+    )
+    model.add_issue(
+        "CORE",
+        "Okta SSO login fails for users in the EU",
+        status="In Progress",
+        category="indeterminate",
+    )
+    fillers = [
+        "Quarterly tax export as CSV",
+        "Android push notification sound",
+        "Kafka consumer lag dashboard",
+        "Refund webhook retries",
+        "Invoice PDF footer",
+        "Postgres index on orders",
+        "Mobile dark mode colours",
+        "Audit log retention",
+    ]
+    for n, title in enumerate(fillers):
+        model.add_issue("PAY" if n % 2 else "CORE", title)
+    config = GapbotConfig.model_validate(
+        {
+            "teams": [
+                {"name": "payments", "slack_channel": "#payments", "jira_projects": ["PAY"]},
+                {"name": "platform", "slack_channel": "#platform", "jira_projects": ["CORE"]},
+            ],
+            "slack": {
+                "working_hours": "00:00-24:00",
+                "working_days": ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"],
+            },
+            # Times that never come during the test: only run_now runs the jobs here.
+            "schedule": {"sync": "0 3 1 1 *", "digest": "0 3 1 1 *", "weekly_report": "0 3 1 1 *"},
+        }
+    )  # fmt: skip
+    with JiraServer(model) as jira, FakeSlack() as slack:
+        for name in ("payments", "platform", "leads"):
+            slack.add_channel(name)
+        env = Environment(
+            jira_url=jira.url,
+            jira_email="bot@example.com",
+            jira_api_token="jira-token",
+            slack_bot_token=slack.bot_token,
+            slack_api_url=slack.api_url,
+        )
+        settings = Settings(config, env)
+        running = start(settings, sqlite_store, make_client(settings), leader=SingleProcessLeader())
+        try:
+            outcomes = running.run_now("sync")
+            assert [(o.job, o.ok, o.error) for o in outcomes] == [
+                ("sync", True, ""),
+                ("detect", True, ""),
+                ("alert", True, ""),
+            ]
+            assert outcomes[0].counts["items"] == 10
+            assert outcomes[2].counts["gaps_posted"] >= 1
+            for channel in ("payments", "platform"):
+                (alert,) = slack.messages(channel)
+                assert "Okta SSO login fails" in json.dumps(alert["blocks"])
+            # The next cycle finds the same gap and posts nothing twice.
+            again = running.run_now("sync")
+            assert all(o.ok for o in again)
+            assert again[2].counts["gaps_posted"] == 0
+            assert len(slack.messages("payments")) == 1
 
-    def sync_all(store: Store, settings: Settings, *, full: bool = False) -> dict[str, int]:
-        received.append(("sync", {"store": store, "settings": settings, "full": full}))
-        return {"items": 4}
-
-    def run_detection(store: Store, config: GapbotConfig, now: datetime) -> Any:
-        received.append(("detect", {"store": store, "config": config, "now": now}))
-        return types.SimpleNamespace(new=2, resolved=1)
-
-    def deliver_alerts(store: Store, client: WebClient, config: GapbotConfig) -> int:
-        received.append(("alert", {"client": client}))
-        return 3
-
-    for module, name, func in (
-        ("connectors.sync", "sync_all", sync_all),
-        ("detectors.runner", "run_detection", run_detection),
-        ("bot.alerts", "deliver_alerts", deliver_alerts),
-    ):
-        stand_in = types.ModuleType(module)
-        setattr(stand_in, name, func)
-        monkeypatch.setitem(sys.modules, module, stand_in)
-
-    slack = FakeSlackServer()
-    client = WebClient(token="xoxb-test", base_url=slack.api_url, timeout=10)
-    running = start(settings, sqlite_store, client, leader=SingleProcessLeader())
-    try:
-        outcomes = running.run_now("sync")
-        assert [(o.job, o.ok, o.counts) for o in outcomes] == [
-            ("sync", True, {"items": 4}),
-            ("detect", True, {"new": 2, "resolved": 1}),
-            ("alert", True, {"count": 3}),
-        ]
-        assert [name for name, _ in received] == ["sync", "detect", "alert"]
-        assert received[0][1]["store"] is sqlite_store
-        assert received[2][1]["client"] is client
-        digest = running.run_now("digest:#payments")
-        assert digest[0].ok, digest[0].error
-        weekly = running.run_now("weekly_report")
-        assert weekly[0].ok, weekly[0].error
-        assert weekly[0].counts["posted"] == 4
-    finally:
-        running.shutdown()
-        slack.close()
-    channels = [p["channel"] for p in slack.state.calls("chat.postMessage")]
-    assert channels == ["#payments", "#payments", "#checkout", "#security", "#eng-leads"]
-    assert len(slack.state.calls("files.completeUploadExternal")) == 4
+            # A channel subscribed while the scheduler runs gets its digest job, and reports.
+            with sqlite_store.session() as session:
+                # One mode per channel and team: platform's digest, payments' weekly report.
+                subscribe(session, channel="#leads", channel_id="", team="platform", mode="daily")
+                subscribe(session, channel="#leads", channel_id="", team="payments", mode="weekly")
+            assert running.refresh_digest_jobs() == (["digest:#leads"], [])
+            digest = running.run_now("digest:#leads")
+            assert digest[0].ok, digest[0].error
+            assert digest[0].counts["posted"] == 1
+            weekly = running.run_now("weekly_report")
+            assert weekly[0].ok, weekly[0].error
+            assert weekly[0].counts["posted"] == 3
+        finally:
+            running.shutdown()
+    daily, weekly = (m for m in slack.messages("leads") if "blocks" in m)
+    assert daily["text"].startswith("Daily gaps:")
+    assert "CORE-1 (platform) and PAY-1 (payments) may be the same work" in json.dumps(
+        daily["blocks"]
+    )
+    assert weekly["text"].startswith("Weekly gap report · payments")

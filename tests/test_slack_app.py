@@ -27,6 +27,8 @@ from tests.slack_support import (
     SIGNING_SECRET,
     WORK_TIME,
     action_body,
+    add_finding,
+    add_item,
     all_text,
     command_body,
     event_body,
@@ -191,14 +193,34 @@ def test_mute_item_and_subscribe_commands_change_the_store(
         assert session.get(SlackUserSubscription, "U1").email == "ada@example.com"  # type: ignore[union-attr]
 
 
-def test_similar_and_report_say_clearly_when_their_modules_are_missing(
-    app_url: str, slack: FakeSlack
+def test_similar_ranks_by_the_index_and_hides_restricted_items(
+    app_url: str, slack: FakeSlack, seeded: Store
 ) -> None:
-    similar = all_text(ask(slack, app_url, "similar PAY-1", tag="a")["blocks"])
-    report = all_text(ask(slack, app_url, "report", tag="b")["blocks"])
-    assert "similarity index" in similar or "Items like PAY-1" in similar
-    # The report itself ("Weekly gap report · ...") or the note that it is not installed.
-    assert "weekly report" in report.lower() or "weekly gap report" in report.lower()
+    answer = all_text(ask(slack, app_url, "similar PAY-1", tag="a")["blocks"])
+    assert "Items like PAY-1" in answer
+    lines = [line for line in answer.splitlines() if line.startswith("• ")]
+    assert "CORE-1" in lines[0]  # "Okta SSO login broken in EU region"
+    assert "SEC-1" not in answer
+    assert "SEC-1" in all_text(
+        ask(slack, app_url, "similar PAY-3", channel="security", tag="b")["blocks"]
+    )
+    # An item added after the index was built is found by the next query (incremental).
+    add_item(seeded, "PAY-9", "Okta SSO login fails for EU users on mobile", "payments")
+    again = all_text(ask(slack, app_url, "similar PAY-1", tag="c")["blocks"])
+    assert "PAY-9" in again.splitlines()[1]
+
+
+def test_report_is_this_weeks_report_for_the_channel(app_url: str, slack: FakeSlack) -> None:
+    report = ask(slack, app_url, "report", tag="r")
+    text = all_text(report["blocks"])
+    assert report["text"].startswith("Weekly gap report · payments")
+    # The seeded gaps were first seen now: this week's report counts them already.
+    assert "*Open gaps:* 2" in text
+    assert "*New this week:* 2" in text
+    assert "SEC-1" not in text
+    assert "<!channel>" not in text
+    security = all_text(ask(slack, app_url, "report", channel="security", tag="s")["blocks"])
+    assert "SEC-1" in security
 
 
 def test_ack_within_three_seconds_with_a_slow_store(slack: FakeSlack, seeded: Store) -> None:
@@ -299,7 +321,28 @@ def test_app_home_shows_the_viewers_gaps(app_url: str, slack: FakeSlack) -> None
     shown = all_text(view["blocks"])
     assert "pri-hostile" in shown
     assert "dup-okta" not in shown
-    assert [c.params["user"] for c in slack.calls_to("users.info")] == ["U1"]
+    # The viewer was matched by users.lookupByEmail on the assignees' e-mails, once per
+    # process: opening the Home again asks Slack nothing more.
+    assert [c.params["email"] for c in slack.calls_to("users.lookupByEmail")] == ["ada@example.com"]
+    del slack.home_views["U1"]
+    assert post(app_url, body).status_code == 200
+    assert slack.wait_for(lambda: "U1" in slack.home_views, timeout=10)
+    assert len(slack.calls_to("users.lookupByEmail")) == 1
+    assert "pri-hostile" in all_text(slack.home_views["U1"]["blocks"])
+
+
+def test_app_home_uses_the_configs_user_map(slack: FakeSlack, seeded: Store) -> None:
+    add_item(seeded, "CORE-9", "Cache warm-up", "platform", assignee="Bob Builder")
+    add_finding(seeded, "dup-cache", ["CORE-9", "PAY-1"], ["platform", "payments"])
+    settings = make_settings(slack, user_map={"Bob Builder": "U2"})
+    slack.add_user("U2", "bob", "bob@elsewhere.example")
+    with running_app(settings, seeded) as url:
+        body = event_body({"type": "app_home_opened", "user": "U2", "tab": "home"})
+        assert post(url, body).status_code == 200
+        assert slack.wait_for(lambda: "U2" in slack.home_views, timeout=10)
+    shown = all_text(slack.home_views["U2"]["blocks"])
+    assert "dup-cache" in shown
+    assert "pri-hostile" not in shown
 
 
 @pytest.mark.slow
@@ -339,14 +382,21 @@ def test_gapbot_serve_http_answers_signed_commands(tmp_path: Path, slack: FakeSl
     try:
         assert process.stderr is not None
         line = ""
+        lines: list[str] = []
         for _ in range(50):
             line = process.stderr.readline()
+            lines.append(line)
             if "serving Slack on" in line:
                 break
         match = re.search(r"http://127\.0\.0\.1:(\d+)/slack/events", line)
         assert match, line
+        # serve logs at INFO by default: the scheduler's start (and each job's) is shown.
+        assert any("INFO bot.scheduler: scheduler started" in entry for entry in lines), lines
         url = f"http://127.0.0.1:{match[1]}"
         assert requests.get(f"{url}/healthz", timeout=5).status_code == 200
+        scraped = requests.get(f"{url}/metrics", timeout=5)
+        assert scraped.status_code == 200
+        assert "gapbot_scheduler_leader" in scraped.text
         answer = ask(slack, url, "summary", tag="serve")
         assert "0 open gaps" in all_text(answer["blocks"])
         assert slack.bot_token not in line

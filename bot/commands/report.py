@@ -88,14 +88,15 @@ def _when(value: datetime | None, zone: Any) -> str:
 def status_command(ctx: typer.Context) -> None:
     """Last run of each job and sync scope, their errors, and what is due next."""
     from bot.scheduler import last_failure, latest_runs, next_run_times  # noqa: PLC0415
+    from bot.subscriptions import digest_targets  # noqa: PLC0415
     from store.models import SyncState  # noqa: PLC0415
 
     context: AppContext = ctx.obj
     config = context.settings.config
     zone = config.zone
     now = datetime.now(UTC)
-    due = next_run_times(config, now)
     with context.store.session() as session:
+        due = next_run_times(config, now, list(digest_targets(session, config, "daily")))
         runs = latest_runs(session)
         failures = {name: last_failure(session, name) for name in runs}
         states = list(

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy import select
+from sqlmodel import col
 
 from bot.commands.items import item_json
 from bot.context import AppContext
 from bot.output import print_json, print_table
 from config.errors import InputError
-from detectors.duplicates import build_index
+from detectors.index_cache import index_for
 from detectors.similarity import Match
-from store.items import list_items
+from store.db import Store
 from store.models import WorkItem
 
 DEFAULT_LIMIT = 10
@@ -40,6 +42,18 @@ def _ranked_rows(matches: list[Match], items: dict[str, WorkItem]) -> list[tuple
 COLUMNS = ("#", "score", "key", "team", "status", "title")
 
 
+def _load(store: Store, keys: list[str]) -> dict[str, WorkItem]:
+    """The live items of `keys`."""
+    found: dict[str, WorkItem] = {}
+    with store.session() as session:
+        for start in range(0, len(keys), 500):
+            query = select(WorkItem).where(
+                col(WorkItem.key).in_(keys[start : start + 500]), col(WorkItem.gone).is_(False)
+            )
+            found.update((item.key, item) for item in session.scalars(query))
+    return found
+
+
 def search_command(
     ctx: typer.Context,
     text: Annotated[str, typer.Argument(help="What the work is about, in words.")],
@@ -52,9 +66,10 @@ def search_command(
         msg = "TEXT: give some words to search for"
         raise InputError(msg)
     context: AppContext = ctx.obj
-    with context.store.session() as session:
-        items = {item.key: item for item in list_items(session)}
-    matches = build_index(items.values()).search(text, limit) if items else []
+    store = context.store
+    found = index_for(store).search(text, limit)
+    items = _load(store, [m.key for m in found])
+    matches = [m for m in found if m.key in items]
     if as_json:
         print_json(_ranked_json(matches, items))
         return
@@ -70,14 +85,17 @@ def similar_command(
     """For each KEY, the most similar other items (all teams, any state), best first."""
     _check_limit(limit)
     context: AppContext = ctx.obj
-    with context.store.session() as session:
-        items = {item.key: item for item in list_items(session)}
+    store = context.store
+    wanted = list(dict.fromkeys(keys))
+    items = _load(store, wanted)
     unknown = [key for key in keys if key not in items]
     if unknown:
         msg = f"unknown item key: {', '.join(unknown)} (see `gapbot items`)"
         raise InputError(msg)
-    index = build_index(items.values())
-    results = {key: index.similar(key, limit) for key in dict.fromkeys(keys)}
+    index = index_for(store)
+    results = {key: index.similar(key, limit) for key in wanted}
+    items.update(_load(store, sorted({m.key for ms in results.values() for m in ms} - set(items))))
+    results = {key: [m for m in ms if m.key in items] for key, ms in results.items()}
     if as_json:
         print_json({key: _ranked_json(matches, items) for key, matches in results.items()})
         return

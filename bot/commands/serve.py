@@ -1,8 +1,8 @@
 """`gapbot serve`: the Slack app (Socket Mode, or HTTP behind waitress) and the scheduler.
 
 Socket Mode (SLACK_APP_TOKEN set, no `--http`) needs no public URL. `--http` serves Bolt's
-`POST /slack/events` (signatures checked with SLACK_SIGNING_SECRET) and `GET /healthz` with
-waitress, a production WSGI server: Bolt's own `App.start()` is a development server with
+`POST /slack/events` (signatures checked with SLACK_SIGNING_SECRET), `GET /healthz` and
+`GET /metrics` (Prometheus, `bot.metrics.mount_metrics`) with waitress, a production WSGI server: Bolt's own `App.start()` is a development server with
 one thread and a listen backlog of 5, so a burst of commands would get connection resets.
 
 Scheduler hook: when `bot.scheduler` exists, `serve` calls
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from typing import Annotated, Any
 
 import typer
@@ -43,6 +44,17 @@ def start_scheduler(settings: Any, store: Any, client: Any) -> Any:
     return start(settings=settings, store=store, client=client)
 
 
+def serve_logging() -> None:
+    """A server logs at INFO unless told otherwise (-v, GAPBOT_LOG_LEVEL): job start/end lines.
+
+    APScheduler's own per-run INFO lines repeat ours, so it stays at WARNING.
+    """
+    root = logging.getLogger()
+    if not os.environ.get("GAPBOT_LOG_LEVEL") and root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
 def serve_command(
     ctx: typer.Context,
     http: Annotated[
@@ -53,9 +65,12 @@ def serve_command(
 ) -> None:
     """The Slack app (Socket Mode by default) and the scheduler."""
     from bot.app import build_app, make_wsgi_app  # noqa: PLC0415 - Bolt is slow to import
+    from bot.metrics import mount_metrics  # noqa: PLC0415
     from bot.slack_client import make_client  # noqa: PLC0415
+    from detectors.index_cache import warm as warm_index  # noqa: PLC0415 - numpy, scipy
 
     context: AppContext = ctx.obj
+    serve_logging()
     settings = context.settings
     app_token = settings.env.slack_app_token.get_secret_value()
     if not http and not app_token:
@@ -67,17 +82,23 @@ def serve_command(
     store = context.store
     client = make_client(settings)
     app = build_app(settings, store, client=client, verify_requests=http)
+    # Build the similarity index now, so the first `/gaps search` does not wait for it.
+    warm_index(store)
     scheduler = start_scheduler(settings, store, client)
     try:
         if http:
             from waitress.server import create_server  # noqa: PLC0415
 
             server: Any = create_server(
-                make_wsgi_app(app), host=host, port=port, threads=HTTP_THREADS, ident="gapbot"
+                mount_metrics(make_wsgi_app(app), store=store),
+                host=host,
+                port=port,
+                threads=HTTP_THREADS,
+                ident="gapbot",
             )
             info(
                 f"gapbot: serving Slack on http://{host}:{server.effective_port}/slack/events "
-                f"(health: /healthz)"
+                f"(health: /healthz, metrics: /metrics)"
             )
             server.run()
         else:

@@ -1,8 +1,9 @@
 """The buttons under each gap, and the modal that asks why a gap is not one.
 
 Clicks are acknowledged at once; the store is written afterwards (lazy listeners). Who
-clicked and when is stored on the finding (`store.findings.dismiss` / `snooze` with `by`),
-and every alert message showing the gap is re-rendered to say so.
+clicked and when is stored on the finding (`store.findings.dismiss` / `snooze` with `by`,
+`bot.jira_links.link_duplicate` for "Link as duplicate"), and every alert message showing
+the gap is re-rendered to say so.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot.alerts import load_items, refresh_finding_messages
+from bot.jira_links import link_duplicate
 from bot.views import ids
 from bot.views.findings import replace_gap_blocks, status_line
 from bot.views.pages import dismiss_modal
-from config.errors import InputError
+from config.errors import GapbotError, InputError
 from store.findings import dismiss, get_finding, snooze
 
 if TYPE_CHECKING:
@@ -98,6 +100,20 @@ def register(app: App, deps: BotDeps) -> None:
         if container.get("is_ephemeral") or not updated:
             _answer_ephemeral(deps, body, respond, finding_id)
 
+    def link_clicked(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        finding_id = _clicked(body)
+        user = str((body.get("user") or {}).get("id", ""))
+        try:
+            link_duplicate(deps.store, deps.settings, finding_id, by=user, now=deps.now())
+        except GapbotError as exc:
+            log.warning("link as duplicate from Slack failed: %s", exc)
+            respond(replace_original=False, response_type="ephemeral", text=f":warning: {exc}")
+            return
+        updated = refresh_finding_messages(deps.store, deps.settings, client, finding_id)
+        container = body.get("container") or {}
+        if container.get("is_ephemeral") or not updated:
+            _answer_ephemeral(deps, body, respond, finding_id)
+
     def ack_reason(ack: Ack) -> None:
         ack()
 
@@ -129,4 +145,5 @@ def register(app: App, deps: BotDeps) -> None:
 
     app.action(ids.DISMISS)(open_reason_modal)
     app.action(ids.SNOOZE)(ack=ack_only, lazy=[snooze_clicked])
+    app.action(ids.LINK_DUPLICATE)(ack=ack_only, lazy=[link_clicked])
     app.view(ids.DISMISS_MODAL)(ack=ack_reason, lazy=[dismiss_submitted])

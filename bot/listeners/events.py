@@ -1,4 +1,8 @@
-"""Events: App Home shows the open gaps that touch the viewer's items."""
+"""Events: App Home shows the open gaps that touch the viewer's items.
+
+The viewer is matched to the people items are assigned to through `users.lookupByEmail`
+(cached per process, `bot.people.PeopleDirectory`) or the config's `slack.user_map`.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.access import AccessRules, Audience
-from bot.alerts import findings_touching, load_items, user_item_keys
+from bot.alerts import findings_touching, load_items
+from bot.people import PeopleDirectory, gap_assignee_emails, viewer_item_keys
 from bot.views.pages import home_view
 
 if TYPE_CHECKING:
@@ -21,18 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def viewer_email(client: WebClient, user_id: str) -> str:
-    """The Slack user's e-mail (scope users:read.email), or '' when Slack does not say."""
-    try:
-        user = client.users_info(user=user_id).get("user") or {}
-    except SlackApiError as exc:
-        log.warning("users.info failed for %s: %s", user_id, exc.response.get("error"))
-        return ""
-    return str((user.get("profile") or {}).get("email") or "")
-
-
 def register(app: App, deps: BotDeps) -> None:
     """Register `app_home_opened`."""
+    directory = PeopleDirectory()
 
     def acknowledge(ack: Ack) -> None:
         ack()
@@ -41,10 +36,12 @@ def register(app: App, deps: BotDeps) -> None:
         if event.get("tab", "home") != "home":
             return
         user_id = str(event.get("user", ""))
-        email = viewer_email(client, user_id)
         config = deps.settings.config
         with deps.store.session() as session:
-            keys = user_item_keys(session, config, user_id, email)
+            candidates = gap_assignee_emails(session)
+        emails = directory.emails_of(client, user_id, candidates)
+        with deps.store.session() as session:
+            keys = viewer_item_keys(session, config, user_id, emails)
             findings = findings_touching(session, keys)
             items = load_items(session, (k for f in findings for k in f.item_keys or []))
         visible = AccessRules(config).visible_findings(findings, items, Audience.private())
@@ -53,7 +50,7 @@ def register(app: App, deps: BotDeps) -> None:
             items,
             total=len(visible),
             command=config.slack.command,
-            who=email or "you",
+            who=", ".join(sorted(emails)) or "you",
         )
         client.views_publish(user_id=user_id, view=view)
 

@@ -71,6 +71,13 @@ def _when(moment: datetime | None) -> str:
 
 def status_line(finding: Finding) -> str:
     """The finding's state in words (mrkdwn), empty while it is open."""
+    if finding.status == "resolved" and finding.status_by:
+        # Resolved by a person's click ("Link as duplicate"): who, when and what was done.
+        what = escape(cut(finding.status_reason, 300)) if finding.status_reason else "Resolved"
+        return (
+            f":link: *{what}*, by {person(finding.status_by)} "
+            f"{_when(finding.status_at or finding.resolved_at)}"
+        )
     if finding.status == "resolved":
         return f":white_check_mark: *Resolved* {_when(finding.resolved_at or finding.status_at)}"
     if finding.status == "dismissed":
@@ -172,7 +179,12 @@ def gap_blocks(
         )
     )
     if buttons and finding.status == "open":
-        blocks.append(gap_buttons(finding, link_duplicates=link_duplicates))
+        # Only two Jira issues can be linked in Jira.
+        jira_pair = len(finding.item_keys or []) == 2 and all(
+            (item := items.get(key)) is not None and item.source == "jira"
+            for key in finding.item_keys or []
+        )
+        blocks.append(gap_buttons(finding, link_duplicates=link_duplicates and jira_pair))
     return blocks
 
 

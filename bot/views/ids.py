@@ -7,7 +7,7 @@ DISMISS = "gapbot_dismiss"
 SNOOZE = "gapbot_snooze"
 """The 'Snooze 7 days' button."""
 LINK_DUPLICATE = "gapbot_link_duplicate"
-"""The 'Link as duplicate' button (reserved: not shown yet, see docs/slack.md)."""
+"""The 'Link as duplicate' button (duplicates of two Jira issues, when jira.writes is on)."""
 OPEN_ITEM = "gapbot_open_item"
 """Link buttons that open an item in Jira or GitHub (Slack still sends an action)."""
 
