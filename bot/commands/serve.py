@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.context import AppContext
+from bot.heartbeat import start_heartbeat
 from bot.output import info
 from config.errors import ConfigError
 
@@ -85,6 +86,7 @@ def serve_command(
     # Build the similarity index now, so the first `/gaps search` does not wait for it.
     warm_index(store)
     scheduler = start_scheduler(settings, store, client)
+    heartbeat = start_heartbeat()
     try:
         if http:
             from waitress.server import create_server  # noqa: PLC0415
@@ -107,6 +109,7 @@ def serve_command(
             info("gapbot: connecting to Slack in Socket Mode")
             SocketModeHandler(app, app_token).start()
     finally:
+        heartbeat.set()
         if scheduler is not None and hasattr(scheduler, "shutdown"):
             scheduler.shutdown()
 
