@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 def show_result(result: DemoResult, elapsed: float) -> None:
     """What the channels received, where the report is, and found versus planted."""
     from sandbox.scoring import score_line  # noqa: PLC0415 - loads the whole pipeline
+
     for name in sorted(result.channels):
         stdout.print(render_channel(name, result.channels[name]))
     stdout.print(f"Weekly report (HTML): {result.report_path}", markup=False, highlight=False)
@@ -47,6 +48,7 @@ def demo_command(
 ) -> None:
     """The whole pipeline on the built-in sandbox: no accounts needed."""
     from bot.demo import run_demo  # noqa: PLC0415 - loads the whole pipeline
+
     if size <= 0 or size > 200:
         msg = "--size must be more than 0 and at most 200"
         raise InputError(msg)

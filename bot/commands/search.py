@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -10,10 +10,11 @@ from bot.commands.items import item_json
 from bot.context import AppContext
 from bot.output import print_json, print_table
 from config.errors import InputError
-from detectors.duplicates import build_index
-from detectors.similarity import Match
 from store.items import list_items
 from store.models import WorkItem
+
+if TYPE_CHECKING:
+    from detectors.similarity import Match
 
 DEFAULT_LIMIT = 10
 
@@ -54,6 +55,10 @@ def search_command(
     context: AppContext = ctx.obj
     with context.store.session() as session:
         items = {item.key: item for item in list_items(session)}
+    # The matcher (numpy, scipy) loads only for the commands that use it, not on every
+    # `gapbot` start.
+    from detectors.duplicates import build_index  # noqa: PLC0415
+
     matches = build_index(items.values()).search(text, limit) if items else []
     if as_json:
         print_json(_ranked_json(matches, items))
@@ -76,6 +81,8 @@ def similar_command(
     if unknown:
         msg = f"unknown item key: {', '.join(unknown)} (see `gapbot items`)"
         raise InputError(msg)
+    from detectors.duplicates import build_index  # noqa: PLC0415 - see search_command
+
     index = build_index(items.values())
     results = {key: index.similar(key, limit) for key in dict.fromkeys(keys)}
     if as_json:
