@@ -126,7 +126,8 @@ def plain_title(title: str) -> str:
     return " ".join(words(title))
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """`word` without a plural or verb ending ("tests" -> "test", "limiting" -> "limit")."""
     # Plural and verb endings only: enough to keep "tests"/"test" one word in a fingerprint.
     for suffix in ("ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
@@ -138,5 +139,5 @@ def title_fingerprint(title: str) -> str:
     """A short hash of a title's content words: stable under case, punctuation, word order,
     plurals and added stop words, different when a content word is added, dropped or changed.
     """
-    content = sorted({_stem(w) for w in words(title) if w not in STOP_WORDS and len(w) > 1})
+    content = sorted({stem(w) for w in words(title) if w not in STOP_WORDS and len(w) > 1})
     return hashlib.sha256(" ".join(content).encode()).hexdigest()[:12]
