@@ -6,7 +6,9 @@ Each measurement runs in a fresh subprocess so its peak memory (max RSS) is its 
 a full scan (build + candidate scan + rescoring) of 20,000 and 100,000 items; the same
 20,000 through an exhaustive all-pairs run of the same final scorer (time ratio, share of its
 pairs at or above `MIN_SIMILARITY` that the scan found); 1,000 new items added to 100,000;
-and `search` latency (p50/p95) on 100,000 once warm. `--small` divides the sizes by 10.
+`search` latency (p50/p95) on 100,000 once warm; and the duplicates detector's whole run
+(`detect_duplicates`: index build, scan, verdict) on 100,000 items spread over 12 teams.
+`--small` divides the sizes by 10; `--detector` runs only the detector part.
 """
 
 from __future__ import annotations
@@ -208,6 +210,37 @@ def part_incremental_and_search(count: int, new: int, queries: int) -> dict[str,
     }
 
 
+def part_detector(count: int) -> dict[str, float]:
+    """`detect_duplicates` on `count` generated items, all open, over twelve teams."""
+    from datetime import UTC, datetime
+
+    from config.settings import GapbotConfig
+    from detectors.base import Snapshot
+    from detectors.duplicates import detect_duplicates
+    from store.models import WorkItem
+
+    teams = [f"team{n}" for n in range(12)]
+    config = GapbotConfig.model_validate(
+        {"teams": [{"name": t, "jira_projects": [t.upper()]} for t in teams]}
+    )
+    items = {
+        text.key: WorkItem(
+            key=text.key,
+            source="jira",
+            kind="issue",
+            title=text.title,
+            body=text.body,
+            team=teams[n % len(teams)],
+            status_category="todo",
+        )
+        for n, text in enumerate(generate(count))
+    }
+    snapshot = Snapshot(items=items, links=[], now=datetime.now(UTC), config=config)
+    started = time.perf_counter()
+    gaps = detect_duplicates(snapshot)
+    return {"seconds": time.perf_counter() - started, "flagged": len(gaps), "peak_mb": peak_mb()}
+
+
 def run_part(*args: str) -> dict[str, float]:
     """Run one part in a fresh interpreter and return its figures."""
     result = subprocess.run(
@@ -229,11 +262,15 @@ def main() -> None:
             "scan": part_scan,
             "exhaustive": part_exhaustive,
             "incremental": part_incremental_and_search,
+            "detector": part_detector,
         }
         print(json.dumps(parts[name](*values)))
         return
     scale = 10 if "--small" in sys.argv else 1
     small, large = 20000 // scale, 100000 // scale
+    if "--detector" in sys.argv:
+        print_detector(large)
+        return
     print(f"generated items; pairs compared at similarity >= {MIN_SIMILARITY}")
     for count in (small, large):
         figures = run_part("scan", str(count))
@@ -253,6 +290,16 @@ def main() -> None:
         f"{1000 // scale:,} new items into {large:,}: {figures['upsert_seconds']:.2f}s; "
         f"search on {large:,} warm: p50 {figures['search_p50_ms']:.1f} ms, "
         f"p95 {figures['search_p95_ms']:.1f} ms"
+    )
+    print_detector(large)
+
+
+def print_detector(count: int) -> None:
+    """Run and print the detector part."""
+    figures = run_part("detector", str(count))
+    print(
+        f"duplicates detector on {count:,} items (12 teams): {figures['seconds']:.1f}s, "
+        f"{figures['flagged']:,.0f} pairs flagged, peak memory {figures['peak_mb']:.0f} MB"
     )
 
 

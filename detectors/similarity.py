@@ -33,6 +33,7 @@ idf is refreshed by `build` (a rebuild from the store at start).
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -40,9 +41,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from rapidfuzz import fuzz
-from sklearn.utils import murmurhash3_32
 
-from detectors.text import STOP_WORDS, words
+from detectors.text import STOP_WORDS, stem, words
 
 TITLE_WEIGHT = 3
 """How many times the title's words count: a title says what the work is."""
@@ -123,7 +123,21 @@ class Pair:
     """The verdict score: the similarity less both items' mean hubness, clipped to [0, 1]."""
     rank: int = 1
     """1 when one item is the other's nearest neighbour, 2 for second nearest, and so on
-    (the better of the two directions, among the scan's candidates)."""
+    (the better of the two directions, among the scan's candidates; neighbours are ranked
+    as `similar` ranks them, by similarity less the neighbour's hubness)."""
+    mutual_rank: int = 1
+    """The worse of the two directions: 1 when each item is the other's nearest neighbour
+    (mutual nearest neighbours), k when each is among the other's k nearest."""
+
+
+@dataclass(frozen=True)
+class TitleIdf:
+    """How distinctive each title word is among all titles."""
+
+    idf: dict[str, float]
+    """Stemmed title word -> smooth idf over the titles."""
+    median: float
+    """The median idf of the words as they occur in titles: a typical title word's."""
 
 
 @dataclass
@@ -137,16 +151,21 @@ class _Rows:
 
 
 def _word_ngrams(word: str) -> list[int]:
-    """Hashed character n-grams of one word, as scikit-learn's `char_wb` analyser cuts them."""
-    padded = f" {word} "
+    """Hashed character n-grams of one word, as scikit-learn's `char_wb` analyser cuts them.
+
+    The hash is CRC-32: stable across processes and Python versions (unlike `hash`), in the
+    standard library, and fast; its collisions in 2**20 buckets cost nothing measurable.
+    """
+    padded = f" {word} ".encode()
+    crc32 = zlib.crc32
+    if len(padded) <= NGRAM_MIN:
+        return [crc32(padded) % CHAR_BUCKETS]
     buckets: list[int] = []
     for n in range(NGRAM_MIN, NGRAM_MAX + 1):
         if len(padded) <= n:
-            buckets.append(murmurhash3_32(padded, positive=True) % CHAR_BUCKETS)
+            buckets.append(crc32(padded) % CHAR_BUCKETS)
             break
-        for start in range(len(padded) - n + 1):
-            gram = padded[start : start + n]
-            buckets.append(murmurhash3_32(gram, positive=True) % CHAR_BUCKETS)
+        buckets.extend(crc32(padded[i : i + n]) % CHAR_BUCKETS for i in range(len(padded) - n + 1))
     return buckets
 
 
@@ -559,12 +578,22 @@ class SimilarityIndex:
         codes = np.unique(a * n_rows + b)
         return codes // n_rows, codes % n_rows
 
-    def scan(self, min_similarity: float, *, keep_pairs: bool = True) -> list[Pair]:
+    def scan(
+        self,
+        min_similarity: float,
+        *,
+        keep_pairs: bool = True,
+        max_mutual_rank: int | None = None,
+        always_keep: Iterable[str] = (),
+    ) -> list[Pair]:
         """Every candidate pair with similarity at least `min_similarity`; refreshes hubness.
 
         Args:
             min_similarity: the lowest final-scorer similarity returned.
             keep_pairs: False only refreshes hubness and returns nothing.
+            max_mutual_rank: if given, only pairs whose `mutual_rank` is at most this (each
+                item among the other's this many nearest neighbours)...
+            always_keep: ...except pairs of two of these keys, kept whatever their ranks.
 
         Returns:
             Pairs, best verdict score first.
@@ -574,21 +603,30 @@ class SimilarityIndex:
         self._refresh_hubness(rows_a, rows_b, sims)
         if not keep_pairs:
             return []
-        keep = sims >= min_similarity
-        ranks = _pair_ranks(rows_a, rows_b, sims)
         hub = np.array(self._rows.hub, dtype=np.float32)
+        rank_a, rank_b = _directed_ranks(rows_a, rows_b, sims, hub)
+        best, worst = np.minimum(rank_a, rank_b), np.maximum(rank_a, rank_b)
+        keep = sims >= min_similarity
+        if max_mutual_rank is not None:
+            # Filtered here, in arrays: at 100,000 items the scan has millions of candidate
+            # pairs, and only the few mutual neighbours should become Python objects.
+            special = np.zeros(len(self._rows.keys), dtype=bool)
+            special[[self._row_of[k] for k in always_keep if k in self._row_of]] = True
+            keep &= (worst <= max_mutual_rank) | (special[rows_a] & special[rows_b])
+        scores = np.clip(sims - HUB_ALPHA * (hub[rows_a] + hub[rows_b]) / 2.0, 0.0, 1.0)
         keys = self._rows.keys
         pairs = []
-        for a, b, sim, rank in zip(
+        for a, b, sim, score, rank, mutual in zip(
             rows_a[keep].tolist(),
             rows_b[keep].tolist(),
             sims[keep].tolist(),
-            ranks[keep].tolist(),
+            scores[keep].tolist(),
+            best[keep].tolist(),
+            worst[keep].tolist(),
             strict=True,
         ):
-            score = _clip(sim - HUB_ALPHA * (hub[a] + hub[b]) / 2.0)
             first, second = sorted((keys[a], keys[b]))
-            pairs.append(Pair(first, second, _clip(sim), score, rank))
+            pairs.append(Pair(first, second, _clip(sim), score, rank, mutual))
         pairs.sort(key=lambda p: (-p.score, p.a, p.b))
         return pairs
 
@@ -631,6 +669,33 @@ class SimilarityIndex:
                     first, second = sorted((keys[a], keys[b]))
                     found.append((first, second, sim))
         return found
+
+    # -- title evidence -------------------------------------------------------------------------
+
+    def title_words(self, key: str) -> list[str]:
+        """The item's title content words, stemmed (`detectors.text.stem`), in order."""
+        return [stem(w) for w in self._rows.titles[self._row_of[key]].split()]
+
+    def title_idf(self) -> TitleIdf:
+        """Smooth idf of each stemmed title word over the live items' titles.
+
+        Titles only: a word that starts many titles ("update", "second half") is a
+        template's frame, whatever the bodies say.
+        """
+        counts: dict[str, int] = {}
+        titles = [
+            [stem(w) for w in title.split()]
+            for title, alive in zip(self._rows.titles, self._rows.alive, strict=True)
+            if alive
+        ]
+        for title in titles:
+            for word in set(title):
+                counts[word] = counts.get(word, 0) + 1
+        docs = max(len(titles), 1)
+        idf = {word: math.log((1.0 + docs) / (1.0 + df)) + 1.0 for word, df in counts.items()}
+        occurrences = [idf[word] for title in titles for word in title]
+        median = float(np.median(occurrences)) if occurrences else 0.0
+        return TitleIdf(idf=idf, median=median)
 
     # -- explanations -------------------------------------------------------------------------
 
@@ -684,20 +749,27 @@ def _shared_phrases(title_a: list[str], title_b: list[str]) -> list[str]:
     return phrases
 
 
-def _pair_ranks(
-    rows_a: NDArray[np.int64], rows_b: NDArray[np.int64], sims: NDArray[np.float32]
-) -> NDArray[np.int64]:
-    """For each pair, the better of b's rank among a's candidates and a's among b's."""
+def _directed_ranks(
+    rows_a: NDArray[np.int64],
+    rows_b: NDArray[np.int64],
+    sims: NDArray[np.float32],
+    hub: NDArray[np.float32],
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """For each pair, b's rank among a's candidates and a's rank among b's.
+
+    A neighbour is ranked by its similarity less its own hubness, as `similar` ranks it, so
+    a generic item close to everything is nobody's nearest neighbour by default.
+    """
     count = len(rows_a)
     rows = np.concatenate([rows_a, rows_b])
-    values = np.concatenate([sims, sims])
+    values = np.concatenate([sims - HUB_ALPHA * hub[rows_b], sims - HUB_ALPHA * hub[rows_a]])
     order = np.lexsort((-values, rows))
     sorted_rows = rows[order]
     starts = np.searchsorted(sorted_rows, sorted_rows)
     rank_sorted = np.arange(len(order)) - starts + 1
     ranks = np.empty(len(order), dtype=np.int64)
     ranks[order] = rank_sorted
-    return np.minimum(ranks[:count], ranks[count:])
+    return ranks[:count], ranks[count:]
 
 
 def _hub(found: list[tuple[int, float]]) -> float:

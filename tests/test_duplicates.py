@@ -7,7 +7,8 @@ from typing import Any
 
 from config.settings import GapbotConfig
 from detectors.base import DetectedGap, Snapshot
-from detectors.duplicates import detect_duplicates
+from detectors.duplicates import detect_duplicates, template_alike
+from detectors.similarity import TitleIdf
 from store.models import Link, WorkItem
 from tests.similarity_corpus import NOW, work_items
 
@@ -141,3 +142,79 @@ def test_pull_request_and_another_teams_ticket() -> None:
     )
     flagged = pairs(run(items))
     assert not any("acme/web#9" in pair for pair in flagged)
+
+
+def test_template_alike_titles() -> None:
+    # Word-level stems and idf as the detector computes them; a typical word's idf of 2.0.
+    idf = TitleIdf(idf={"timeout": 1.5, "trac": 3.0, "export": 3.0, "imag": 3.0}, median=2.0)
+    assert template_alike(["timeout", "trac", "export"], ["timeout", "imag", "picker"], idf)
+    # Same frame, slots that are spelling variants or glued: a rewording.
+    assert not template_alike(["navbar", "toggler", "color"], ["navbartoggler", "color"], idf)
+    assert not template_alike(["timeout", "trac", "export"], ["timeout", "trac", "exporter"], idf)
+    # Reordered, inserted or dropped words: a rewording too.
+    assert not template_alike(["timeout", "trac", "export"], ["trac", "export", "timeout"], idf)
+    assert not template_alike(["timeout", "trac"], ["timeout", "trac", "export"], idf)
+    # The titles differ only in common words (below a typical title word's idf): a rewording.
+    common = TitleIdf(idf={"updat": 1.0, "typo": 1.5, "readm": 5.0}, median=2.0)
+    assert not template_alike(["updat", "readm"], ["typo", "readm"], common)
+    # Nothing in common: no frame, no template.
+    assert not template_alike(["okta", "sso"], ["csv", "export"], idf)
+
+
+def test_template_filled_twice_across_teams_is_not_flagged() -> None:
+    items = work_items()
+    subjects = ("tracing exporter", "image picker", "ledger reconciliation", "card vault")
+    teams = (("payments", "PAY"), ("identity", "ID"), ("web", "WEB"), ("data", "DATA"))
+    for n, (subject, (team, project)) in enumerate(zip(subjects, teams, strict=True)):
+        key = f"{project}-{100 + n}"
+        items[key] = WorkItem(
+            key=key,
+            source="jira",
+            kind="issue",
+            title=f"Second half: {subject} overhaul",
+            body="Umbrella for this half's work.",
+            team=team,
+            project=project,
+            status_category="in_progress",
+        )
+    flagged = pairs(run(items))
+    assert not any(key.endswith(("-100", "-101", "-102", "-103")) for p in flagged for key in p)
+    assert frozenset({"PAY-1", "ID-7"}) in flagged
+
+
+def test_only_mutual_nearest_neighbours_are_flagged() -> None:
+    items = work_items()
+    # Same subject, different work: close to PAY-1, but PAY-1's best match is ID-7.
+    items["WEB-50"] = WorkItem(
+        key="WEB-50",
+        source="jira",
+        kind="issue",
+        title="Okta SSO login: show the last login time on the audit page",
+        body="Auditors want each admin's last Okta login time.",
+        team="web",
+        project="WEB",
+        status_category="todo",
+    )
+    flagged = pairs(run(items))
+    assert frozenset({"PAY-1", "ID-7"}) in flagged
+    assert not any("WEB-50" in pair for pair in flagged)
+
+
+def test_pull_requests_implementing_different_tickets_are_not_flagged() -> None:
+    items = work_items()
+    items["acme/web#1"] = _pr(
+        "acme/web#1", "web", "Upgrade lodash to 4.17.21", ["package.json", "yarn.lock"]
+    )
+    items["acme/admin#2"] = _pr(
+        "acme/admin#2", "web", "Upgrade lodash to 4.17.21", ["package.json", "src/a.js"]
+    )
+    different = [
+        Link(source_key="acme/web#1", target_key="WEB-1", type="implements"),
+        Link(source_key="acme/admin#2", target_key="WEB-2", type="implements"),
+    ]
+    assert [g for g in run(items, different) if "acme/web#1" in g.item_keys] == []
+    same = [
+        Link(source_key="acme/web#1", target_key="WEB-1", type="implements"),
+        Link(source_key="acme/admin#2", target_key="WEB-1", type="implements"),
+    ]
+    assert len([g for g in run(items, same) if "acme/web#1" in g.item_keys]) == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy import select
@@ -12,10 +12,11 @@ from bot.commands.items import item_json
 from bot.context import AppContext
 from bot.output import print_json, print_table
 from config.errors import InputError
-from detectors.index_cache import index_for
-from detectors.similarity import Match
 from store.db import Store
 from store.models import WorkItem
+
+if TYPE_CHECKING:
+    from detectors.similarity import Match
 
 DEFAULT_LIMIT = 10
 
@@ -67,6 +68,9 @@ def search_command(
         raise InputError(msg)
     context: AppContext = ctx.obj
     store = context.store
+    # The matcher (numpy, scipy) loads only for the commands that use it, not on every start.
+    from detectors.index_cache import index_for  # noqa: PLC0415
+
     found = index_for(store).search(text, limit)
     items = _load(store, [m.key for m in found])
     matches = [m for m in found if m.key in items]
@@ -92,6 +96,8 @@ def similar_command(
     if unknown:
         msg = f"unknown item key: {', '.join(unknown)} (see `gapbot items`)"
         raise InputError(msg)
+    from detectors.index_cache import index_for  # noqa: PLC0415 - see search_command
+
     index = index_for(store)
     results = {key: index.similar(key, limit) for key in wanted}
     items.update(_load(store, sorted({m.key for ms in results.values() for m in ms} - set(items))))
