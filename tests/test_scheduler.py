@@ -27,6 +27,7 @@ from bot.scheduler import (
     make_leader,
     next_run_times,
 )
+from config.errors import SourceError
 from config.settings import Environment, GapbotConfig, Settings
 from store.db import Store
 from store.models import JobRun
@@ -264,8 +265,10 @@ def test_default_jobs_are_the_real_functions(sqlite_store: Store) -> None:
     jobs = build_default_jobs(settings, sqlite_store, client=None)  # type: ignore[arg-type]
     assert jobs.digest_channels == ["#payments"]
     assert jobs.digest_channels_source is not None
-    # No source is configured (no JIRA_URL, no GitHub token): the real sync_all says so.
-    assert jobs.sync(datetime.now(UTC)) == {"items": 0, "scopes": 0, "failed": 0}
+    # Teams name Jira projects but no JIRA_URL is set: the real sync_all fails the job, naming
+    # what to set (the scheduler logs it and tries again next time).
+    with pytest.raises(SourceError, match=r"jira\.url \(or JIRA_URL\) is not set"):
+        jobs.sync(datetime.now(UTC))
 
 
 @pytest.mark.postgres
