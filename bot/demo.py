@@ -29,7 +29,13 @@ from bot.reports import (
 )
 from bot.slack_client import make_client
 from config.settings import Environment, GapbotConfig, Settings
-from connectors.sync import Progress, SyncReport, build_connectors, run_sync
+from connectors.sync import (
+    Progress,
+    SyncReport,
+    build_connectors,
+    close_connectors,
+    run_sync,
+)
 from detectors.runner import DetectionResult, run_detection
 from sandbox.github_server import GitHubServer
 from sandbox.jira_server import JiraServer
@@ -170,10 +176,7 @@ def run_demo(
         try:
             sync_report = run_sync(settings, store, connectors, progress=progress)
         finally:
-            for connector in connectors:
-                close = getattr(connector, "close", None)
-                if close is not None:
-                    close()
+            close_connectors(connectors)
         timings["sync"] = time.perf_counter() - started
         say(f"synced from the sandbox Jira and GitHub in {timings['sync']:.1f}s")
         started = time.perf_counter()

@@ -420,6 +420,14 @@ def build_connectors(settings: Settings, sources: list[str] | None = None) -> li
     return found
 
 
+def close_connectors(connectors: list[Any]) -> None:
+    """Release the connectors' HTTP sessions (those that hold one)."""
+    for connector in connectors:
+        close = getattr(connector, "close", None)
+        if close is not None:
+            close()
+
+
 def run_sync(
     settings: Settings,
     store: Store,
@@ -478,10 +486,7 @@ def sync_all(store: Store, settings: Settings, *, full: bool = False) -> dict[st
     try:
         report = run_sync(settings, store, connectors, full=full)
     finally:
-        for connector in connectors:
-            close = getattr(connector, "close", None)
-            if close is not None:
-                close()
+        close_connectors(connectors)
     raise_for_report(report)
     return {
         "items": sum(r.items for r in report.results),

@@ -63,4 +63,5 @@ def score_line(scores: dict[str, KindScore]) -> str:
     found = sum(e.found for e in scores.values())
     planted = sum(e.planted for e in scores.values())
     false = sum(e.false_alarms for e in scores.values())
-    return f"found {found} of {planted} planted gaps, {false} false alarms: " + ", ".join(parts)
+    alarms = "false alarm" if false == 1 else "false alarms"
+    return f"found {found} of {planted} planted gaps, {false} {alarms}: " + ", ".join(parts)

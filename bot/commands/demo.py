@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress as RichProgress
-from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from bot.commands.sync import BarProgress, LineProgress
-from bot.output import info, is_terminal, stderr, stdout
+from bot.commands.sync import BarProgress, LineProgress, sync_progress_bar
+from bot.output import info, is_terminal, stdout
 from config.errors import InputError
 from connectors.sync import Progress
 
@@ -38,7 +37,8 @@ def show_result(result: DemoResult, elapsed: float) -> None:
     from sandbox.scoring import score_line  # noqa: PLC0415
 
     for name in sorted(result.channels):
-        stdout.print(render_channel(name, result.channels[name]))
+        # Wrap long lines inside the panels (the console's default is not to wrap).
+        stdout.print(render_channel(name, result.channels[name]), soft_wrap=False)
     stdout.print(f"Weekly report (HTML): {result.report_path}", markup=False, highlight=False)
     stdout.print(f"Sandbox config and store: {result.folder}", markup=False, highlight=False)
     stdout.print(score_line(result.scores), markup=False, highlight=False)
@@ -175,14 +175,7 @@ def demo_command(
 
     keep = serve_keeper(port, shown) if serve else None
     if is_terminal():
-        columns = (
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TextColumn("{task.fields[items]} items"),
-            TextColumn("{task.fields[scopes]}"),
-            TimeElapsedColumn(),
-        )
-        with RichProgress(*columns, console=stderr, transient=True) as bar:
+        with sync_progress_bar(transient=True) as bar:
             bars.append(bar)
             result = run_demo(
                 folder, seed=seed, size=size, progress=BarProgress(bar), step=info, keep=keep

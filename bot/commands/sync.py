@@ -27,11 +27,25 @@ from connectors.sync import (
     Progress,
     ScopeResult,
     build_connectors,
+    close_connectors,
     raise_for_report,
     run_sync,
 )
 
 log = logging.getLogger(__name__)
+
+
+def sync_progress_bar(*, transient: bool = False) -> RichProgress:
+    """The terminal's progress display for a sync: one line per source."""
+    return RichProgress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.fields[items]} items"),
+        TextColumn("{task.fields[scopes]}"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=transient,
+    )
 
 
 class BarProgress(Progress):
@@ -120,22 +134,12 @@ def sync_command(
     store = context.store
     try:
         if is_terminal():
-            columns = (
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                TextColumn("{task.fields[items]} items"),
-                TextColumn("{task.fields[scopes]}"),
-                TimeElapsedColumn(),
-            )
-            with RichProgress(*columns, console=stderr) as bar:
+            with sync_progress_bar() as bar:
                 report = run_sync(settings, store, connectors, full=full, progress=BarProgress(bar))
         else:
             report = run_sync(settings, store, connectors, full=full, progress=LineProgress())
     finally:
-        for connector in connectors:
-            close = getattr(connector, "close", None)
-            if close is not None:
-                close()
+        close_connectors(connectors)
     items = sum(r.items for r in report.results)
     info(f"synced {items} items from {len(report.results)} scopes")
     raise_for_report(report)
