@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 MALFORMED_BODY = b'{"issues": [{"id": "1", "key": '
@@ -141,7 +141,74 @@ class QuietHTTPServer(ThreadingHTTPServer):
         log.warning("fake server: request from %s failed: %r", client_address, error)
 
 
-class FakeServer:
+class BackgroundHTTPServer:
+    """Serves a handler class on 127.0.0.1 from a daemon thread; a context manager.
+
+    The fakes (Jira, GitHub, Slack) and the demo's web page share this life cycle.
+    """
+
+    _server: QuietHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    def _serve(
+        self,
+        handler: type[BaseHTTPRequestHandler],
+        *,
+        port: int = 0,
+        backlog: int = 128,
+        poll_interval: float = 0.05,
+    ) -> None:
+        """Listen on 127.0.0.1:`port` (0: a free one) and serve `handler` in a thread."""
+        server = QuietHTTPServer(("127.0.0.1", port), handler, bind_and_activate=False)
+        # The listen backlog is read when the socket is activated, so it is set before.
+        server.request_queue_size = backlog
+        try:
+            server.server_bind()
+            server.server_activate()
+        except OSError:
+            server.server_close()
+            raise
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": poll_interval},
+            name=type(self).__name__,
+            daemon=True,
+        )
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        """The port being served (RuntimeError when not started)."""
+        if self._server is None:
+            msg = f"the {type(self).__name__} is not started"
+            raise RuntimeError(msg)
+        return int(self._server.server_address[1])
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def start(self) -> Self:
+        """Start serving; subclasses say what."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        """Start the server."""
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop the server."""
+        self.stop()
+
+
+class FakeServer(BackgroundHTTPServer):
     """A threaded HTTP server on 127.0.0.1 with routes, faults and a log of requests."""
 
     def __init__(self) -> None:
@@ -150,8 +217,6 @@ class FakeServer:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.requests: list[Request] = []
         """Every request received, in order (faulted ones too)."""
         self.latency = 0.0
@@ -186,13 +251,9 @@ class FakeServer:
     @property
     def url(self) -> str:
         """The base URL, e.g. http://127.0.0.1:38211 (no trailing slash)."""
-        if self._server is None:
-            msg = "the fake server is not started"
-            raise RuntimeError(msg)
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> FakeServer:
+    def start(self) -> Self:
         """Listen on a free port and serve in a daemon thread."""
         fake = self
 
@@ -212,35 +273,13 @@ class FakeServer:
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
         self._stopping.clear()
-        self._server = QuietHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=type(self).__name__,
-            daemon=True,
-        )
-        self._thread.start()
+        self._serve(_Handler)
         return self
 
     def stop(self) -> None:
         """Stop serving and release the port; hanging requests are let go."""
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeServer:
-        """Start the server."""
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        """Stop the server."""
-        self.stop()
+        super().stop()
 
     # -- request handling ---------------------------------------------------------------
     def _dispatch(self, raw: BaseHTTPRequestHandler) -> None:

@@ -25,11 +25,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox.http import QuietHTTPServer
+from sandbox.http import BackgroundHTTPServer
 
 DEFAULT_BOT_TOKEN = "xoxb-fake-gapbot-token"
 BOT_USER_ID = "U0GAPBOT"
@@ -141,7 +141,7 @@ class _Failure:
     retry_after: int
 
 
-class FakeSlack:
+class FakeSlack(BackgroundHTTPServer):
     """The fake Slack workspace and its Web API server."""
 
     def __init__(
@@ -175,50 +175,25 @@ class FakeSlack:
         self._ids = itertools.count(1)
         self._ts_base = int(time.time())
         self._ts_seq = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.revoked = False
         self.inactive = False
 
     # ---- the server ----------------------------------------------------------------------
 
-    def start(self) -> FakeSlack:
+    def start(self) -> Self:
         """Serve on 127.0.0.1 on a free port, in a daemon thread."""
-        fake = self
+        fake: FakeSlack = self
 
         class Handler(_Handler):
             server_fake = fake
 
-        server = QuietHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        server.request_queue_size = 128
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
-        self._thread.start()
+        self._serve(Handler)
         return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeSlack:
-        """Start on entering a `with` block."""
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        """Stop on leaving it."""
-        self.stop()
 
     @property
     def url(self) -> str:
         """The server's base URL (`http://127.0.0.1:PORT`)."""
-        if self._server is None:
-            msg = "the fake Slack server is not running"
-            raise RuntimeError(msg)
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:

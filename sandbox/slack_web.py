@@ -42,14 +42,14 @@ import urllib.request
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlencode, urlsplit
 
 from rich.emoji import Emoji
 
-from sandbox.http import QuietHTTPServer
+from sandbox.http import BackgroundHTTPServer
 from sandbox.slack_server import TEAM_ID, FakeSlack
 
 DEFAULT_USER_ID = "U0DEMOUSR"
@@ -320,7 +320,7 @@ class Modal:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-class SlackWebPage:
+class SlackWebPage(BackgroundHTTPServer):
     """The web page over a `FakeSlack`, and the Slack-side half of clicks and commands."""
 
     def __init__(
@@ -349,7 +349,8 @@ class SlackWebPage:
         self.events_url = events_url
         self._secret = signing_secret.encode()
         self.command = command
-        self.port = port
+        self.port_wanted = port
+        """The port asked for (0: a free one); `port` is the one served."""
         self.user_id = user_id
         self.user_name = user_name
         self.ephemerals: list[Ephemeral] = []
@@ -361,52 +362,23 @@ class SlackWebPage:
         self._views_seen = 0
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ---- life cycle ------------------------------------------------------------------------
 
-    def start(self) -> SlackWebPage:
+    def start(self) -> Self:
         """Serve on 127.0.0.1 in a daemon thread."""
-        page = self
+        page: SlackWebPage = self
 
         class Handler(_PageHandler):
             owner = page
 
-        server = QuietHTTPServer(("127.0.0.1", self.port), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-        )
-        self._thread.start()
+        self._serve(Handler, port=self.port_wanted, poll_interval=0.1)
         return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> SlackWebPage:
-        """Start on entering a `with` block."""
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        """Stop on leaving it."""
-        self.stop()
 
     @property
     def url(self) -> str:
         """The page's address."""
-        if self._server is None:
-            msg = "the Slack web page is not running"
-            raise RuntimeError(msg)
-        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+        return f"http://127.0.0.1:{self.port}/"
 
     # ---- talking to the app as Slack does --------------------------------------------------
 
