@@ -45,6 +45,8 @@ from sqlmodel import col
 from bot import metrics
 from bot.access import channel_key
 from bot.charts import kind_label, render_open_gaps_chart
+from bot.views.text import cut, escape
+from bot.views.text import link as mrkdwn_link
 from config.errors import GapbotError, InputError
 from detectors.base import FINDING_KINDS
 from store.models import Delivery, Finding, JobRun, Link, Snapshot, WeeklyKpi, WorkItem
@@ -86,29 +88,12 @@ HIDDEN_STATUSES = ("dismissed", "snoozed")
 # --- text helpers ----------------------------------------------------------------------------
 
 
-def escape_mrkdwn(text: str) -> str:
-    """Text from outside made inert for Slack mrkdwn: `&`, `<` and `>` escaped."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _link(url: str, label: str) -> str:
-    """A mrkdwn link, or just the escaped label when the URL is not a plain web address."""
-    safe_label = escape_mrkdwn(label).replace("|", "¦")
-    if url.startswith(("https://", "http://")) and not any(c in url for c in "|<> "):
-        return f"<{url.replace('&', '&amp;')}|{safe_label}>"
-    return safe_label
-
-
-def _truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def fit_lines(lines: Sequence[str], limit: int = SECTION_TEXT_LIMIT) -> str:
     """Lines joined into at most `limit` characters, ending with "…and N more" if cut."""
     kept: list[str] = []
     used = 0
     for index, raw in enumerate(lines):
-        line = _truncate(raw, limit - 20)
+        line = cut(raw, limit - 20)
         remaining = len(lines) - index - 1
         tail = len(f"\n…and {remaining} more") if remaining else 0
         if used + len(line) + 1 + tail > limit:
@@ -904,9 +889,9 @@ def build_daily_digest(
 
 
 def _finding_text(line: FindingLine, *, with_age: bool = False) -> str:
-    keys = " ↔ ".join(_link(i["url"], i["key"]) for i in line.items[:3])
+    keys = " ↔ ".join(mrkdwn_link(i["url"], i["key"]) for i in line.items[:3])
     age = f" · open {line.age_days} d" if with_age else ""
-    summary = escape_mrkdwn(_truncate(line.summary, 200))
+    summary = escape(cut(line.summary, 200))
     return f"• {keys}: {summary} _({line.severity}{age})_"
 
 
@@ -914,11 +899,11 @@ def digest_blocks(digest: DailyDigest) -> list[Block]:
     """The digest as one message's blocks (within Slack's limits)."""
     teams = ", ".join(digest.teams) or digest.channel
     blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=_truncate(f"Daily gaps · {teams}", 150))),
+        HeaderBlock(text=PlainTextObject(text=cut(f"Daily gaps · {teams}", 150))),
         ContextBlock(
             elements=[
                 MarkdownTextObject(
-                    text=escape_mrkdwn(
+                    text=escape(
                         f"{len(digest.new)} new · {len(digest.resolved)} resolved · "
                         f"{digest.open_count} open"
                     )
@@ -971,11 +956,11 @@ def _figure_text(label: str, figure: Figure, *, percent: bool = False) -> str:
 def weekly_blocks(report: WeeklyReport) -> list[Block]:
     """The weekly report as one message's blocks (within Slack's limits)."""
     blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=_truncate(report.title, HEADER_TEXT_LIMIT))),
+        HeaderBlock(text=PlainTextObject(text=cut(report.title, HEADER_TEXT_LIMIT))),
         ContextBlock(
             elements=[
                 MarkdownTextObject(
-                    text=escape_mrkdwn(
+                    text=escape(
                         f"Week of {report.period} ({report.timezone}) · each figure beside "
                         "the 4 weeks before, oldest first · chart in the thread"
                     )
@@ -1007,7 +992,7 @@ def weekly_blocks(report: WeeklyReport) -> list[Block]:
     if report.by_team:
         lines = ["*By team* (open / new / resolved)"]
         lines += [
-            f"• {escape_mrkdwn(name)}: {row['open']} / {row['new']} / {row['resolved']}"
+            f"• {escape(name)}: {row['open']} / {row['new']} / {row['resolved']}"
             for name, row in report.by_team.items()
         ]
         blocks.append(SectionBlock(text=MarkdownTextObject(text=fit_lines(lines))))

@@ -33,7 +33,6 @@ from bot.reports import (
     build_daily_digest,
     build_weekly_report,
     digest_blocks,
-    escape_mrkdwn,
     post_daily_digest,
     post_weekly_reports,
     report_html,
@@ -42,6 +41,7 @@ from bot.reports import (
     weekly_blocks,
     write_snapshot,
 )
+from bot.views.text import escape
 from config.errors import GapbotError, InputError
 from sandbox import report_scenario as scenario
 from sandbox.slack_server import FakeSlack
@@ -207,7 +207,7 @@ def test_blocks_escape_outside_text(seeded: Store) -> None:
     assert "<!channel>" not in dumped
     assert "&lt;!channel&gt; &amp; co" in dumped
     assert "<https://example.test/browse/PAY-1|PAY-1>" in dumped
-    assert escape_mrkdwn("a<b>&c") == "a&lt;b&gt;&amp;c"
+    assert escape("a<b>&c") == "a&lt;b&gt;&amp;c"
 
 
 def _line(index: int) -> FindingLine:
