@@ -36,7 +36,7 @@ from detectors.base import Snapshot  # noqa: E402
 from detectors.duplicates import DEFAULT_THRESHOLD, build_index, detect_duplicates  # noqa: E402
 from store.models import WorkItem  # noqa: E402
 
-DEFAULT_DATA = ROOT.parent.parent / "shared" / "data" / "dupes"
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dupes"
 KS = (1, 5, 10)
 
 
@@ -141,6 +141,8 @@ def main() -> None:
     """Run the benchmark and print its figures."""
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     data_dir = Path(args[0]) if args else DEFAULT_DATA
+    if not (data_dir / "items.jsonl").is_file() or not (data_dir / "pairs.jsonl").is_file():
+        sys.exit(f"error: {data_dir} holds no items.jsonl and pairs.jsonl (give DATA_DIR)")
     items, pairs = load(data_dir)
     keys = [item.key for item in items]
     labels = [int(str(p["label"])) for p in pairs]

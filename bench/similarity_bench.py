@@ -29,7 +29,7 @@ from detectors.similarity import IndexedText, SimilarityIndex  # noqa: E402
 MIN_SIMILARITY = 0.3
 """Pairs compared between the scan and the exhaustive run: the region the detector acts in."""
 SEED = 7
-DATA_DIR = ROOT.parent.parent / "shared" / "data" / "dupes"
+DATA_DIR = ROOT.parent / "shared" / "data" / "dupes"
 
 _SYLLABLES = ["ka", "lo", "mi", "ra", "ten", "sol", "vi", "dor", "pex", "qua", "zen", "bri"]
 _VERBS = ["fix", "add", "update", "remove", "migrate", "refactor", "support", "handle", "allow"]
