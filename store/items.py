@@ -8,21 +8,28 @@ removed at the source disappears on the next sync.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime
+from functools import cache
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import JSON, Date, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from store.models import Link, WorkItem
+from store.models import Link, UTCDateTime, WorkItem
 
 # SQLite allows 32,766 bound parameters; a WorkItem row binds about 40.
 UPSERT_BATCH = 500
 _ITEM_TABLE = WorkItem.__table__  # type: ignore[attr-defined]
 _LINK_TABLE = Link.__table__  # type: ignore[attr-defined]
 _ITEM_COLUMNS = [c.name for c in _ITEM_TABLE.columns]
+_ITEM_COLUMN_SET = frozenset(_ITEM_COLUMNS)
+_LINK_COLUMNS = frozenset({"source_key", "target_key", "type", "origin"})
+"""The columns a link row names (its id is the database's)."""
 _PG_DELETE_LINKS = text(
     "DELETE FROM link USING unnest(CAST(:origins AS text[])) AS o(origin) "
     "WHERE link.origin = o.origin"
@@ -42,12 +49,114 @@ def upsert_items(session: Session, rows: Sequence[dict[str, Any]]) -> int:
         return 0
     # The last row for a key wins, as if written one after another.
     unique = list({row["key"]: row for row in rows}.values())
+    if session.get_bind().dialect.name == "sqlite" and all(
+        row.keys() == _ITEM_COLUMN_SET for row in unique
+    ):
+        _sqlite_write(session, _ITEM_TABLE.name, unique)
+    else:
+        _upsert_items_generic(session, unique)
+    return len(unique)
+
+
+def _upsert_items_generic(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     stmt = _insert(session, _ITEM_TABLE)
     update_columns = {name: stmt.excluded[name] for name in _ITEM_COLUMNS if name != "key"}
     stmt = stmt.on_conflict_do_update(index_elements=["key"], set_=update_columns)
-    for start in range(0, len(unique), UPSERT_BATCH):
-        session.execute(stmt, unique[start : start + UPSERT_BATCH])
-    return len(unique)
+    for start in range(0, len(rows), UPSERT_BATCH):
+        session.execute(stmt, rows[start : start + UPSERT_BATCH])
+
+
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None and value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 - the fastest formatting
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+    )
+
+
+def _sqlite_date(value: date | None) -> str | None:
+    return None if value is None else "%04d-%02d-%02d" % (value.year, value.month, value.day)  # noqa: UP031
+
+
+_JSON_ENCODE = json.JSONEncoder().encode
+"""json.dumps with its default settings (as SQLAlchemy's JSON type uses it), minus the
+per-call check of its keyword arguments."""
+
+
+def _sqlite_json(value: Any) -> str:
+    return "[]" if value == [] else _JSON_ENCODE(value)
+
+
+def _sqlite_converter(column: Any) -> Callable[[Any], Any] | None:
+    """How a value of `column` is stored by SQLite, as SQLAlchemy's own types store it."""
+    if isinstance(column.type, UTCDateTime):
+        return _sqlite_datetime
+    if isinstance(column.type, Date):
+        return _sqlite_date
+    if isinstance(column.type, JSON):
+        return _sqlite_json
+    return None
+
+
+_Plan = tuple[
+    str, Callable[[dict[str, Any]], tuple[Any, ...]], tuple[tuple[int, Callable[[Any], Any]], ...]
+]
+
+
+@cache
+def _sqlite_plan(table_name: str) -> _Plan:
+    """A SQLite write's SQL with positional parameters, a getter of a row's parameters in that
+    order, and (position, converter) for the parameters that need converting."""
+    if table_name == _ITEM_TABLE.name:
+        stmt = sqlite.insert(_ITEM_TABLE)
+        update_columns = {name: stmt.excluded[name] for name in _ITEM_COLUMNS if name != "key"}
+        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_=update_columns)
+        table, columns = _ITEM_TABLE, _ITEM_COLUMNS
+    else:
+        stmt = sqlite.insert(_LINK_TABLE).on_conflict_do_nothing(
+            index_elements=["source_key", "target_key", "type"]
+        )
+        table, columns = _LINK_TABLE, list(_LINK_COLUMNS)
+    compiled = stmt.compile(dialect=sqlite.dialect(), column_keys=columns)
+    names = list(compiled.positiontup or ())
+    converters = {c.name: _sqlite_converter(c) for c in table.columns}
+    conversions = tuple(
+        (position, convert)
+        for position, name in enumerate(names)
+        if (convert := converters[name]) is not None
+    )
+    return str(compiled), itemgetter(*names), conversions
+
+
+def _sqlite_write(session: Session, table_name: str, rows: Sequence[dict[str, Any]]) -> None:
+    """A SQLite upsert without SQLAlchemy's per-row, per-column bind processing.
+
+    That processing was most of an import's time (about 40 columns a row, each through a
+    type's processor); here each column's storage conversion is one plain function, applied
+    only to the columns that need one. The values written are those SQLAlchemy would write
+    (tests/test_store.py compares them with the generic path's).
+    """
+    sql, getter, conversions = _sqlite_plan(table_name)
+    params: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = getter(row)
+        if conversions:
+            converted = list(values)
+            for position, convert in conversions:
+                converted[position] = convert(converted[position])
+            values = tuple(converted)
+        params.append(values)
+    connection = session.connection()
+    for start in range(0, len(params), UPSERT_BATCH):
+        connection.exec_driver_sql(sql, params[start : start + UPSERT_BATCH])
 
 
 def replace_links(session: Session, origins: Iterable[str], rows: Sequence[dict[str, Any]]) -> None:
@@ -66,11 +175,18 @@ def replace_links(session: Session, origins: Iterable[str], rows: Sequence[dict[
     if not rows:
         return
     unique = list({(r["source_key"], r["target_key"], r["type"]): r for r in rows}.values())
+    if not postgres and all(row.keys() == _LINK_COLUMNS for row in unique):
+        _sqlite_write(session, _LINK_TABLE.name, unique)
+    else:
+        _insert_links_generic(session, unique)
+
+
+def _insert_links_generic(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     stmt = _insert(session, _LINK_TABLE).on_conflict_do_nothing(
         index_elements=["source_key", "target_key", "type"]
     )
-    for start in range(0, len(unique), UPSERT_BATCH):
-        session.execute(stmt, unique[start : start + UPSERT_BATCH])
+    for start in range(0, len(rows), UPSERT_BATCH):
+        session.execute(stmt, rows[start : start + UPSERT_BATCH])
 
 
 def list_items(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -144,3 +145,56 @@ def test_schema_head_constant_is_alembics_head(store: Store) -> None:
     from store.db import SCHEMA_HEAD, head_revision
 
     assert head_revision(store.engine) == SCHEMA_HEAD
+
+
+def test_sqlite_fast_writes_store_what_sqlalchemy_stores(tmp_path: Path) -> None:
+    """The SQLite import path skips SQLAlchemy's bind processing: its bytes must not differ."""
+    from store import items as store_items
+
+    berlin = timezone(timedelta(hours=2))
+    rows = [
+        _row("PAY-1"),
+        _row(
+            "PAY-2",
+            title='Über "quoted" \' title',
+            labels=["ünïcode", 'with "quotes"', "a,b"],
+            components=["x"],
+            created=datetime(2026, 3, 29, 1, 30, 0, 123456, tzinfo=berlin),
+            updated=datetime(2026, 3, 29, 2, 30),  # naive: taken as UTC
+            resolved=datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+            due=date(2026, 2, 28),
+            draft=True,
+            merged=True,
+            files=["a/b.py"],
+            mentions=["PAY-1"],
+            synced_at=datetime(2026, 1, 1, tzinfo=UTC),
+        ),
+    ]
+    links = [
+        {"source_key": "PAY-1", "target_key": "PAY-2", "type": "blocks", "origin": "PAY-1"},
+        {"source_key": "PAY-2", "target_key": "X-9", "type": "relates", "origin": "PAY-2"},
+    ]
+    fast, generic = Store(f"sqlite:///{tmp_path}/fast.db"), Store(f"sqlite:///{tmp_path}/slow.db")
+    with fast.session() as session:
+        upsert_items(session, rows)
+        replace_links(session, ["PAY-1", "PAY-2"], links)
+    with generic.session() as session:
+        store_items._upsert_items_generic(session, rows)
+        store_items._insert_links_generic(session, links)
+
+    def dump(store: Store) -> list[tuple[object, ...]]:
+        with store.engine.connect() as connection:
+            items = connection.exec_driver_sql("SELECT * FROM work_item ORDER BY key").all()
+            link_rows = connection.exec_driver_sql(
+                "SELECT source_key, target_key, type, origin FROM link ORDER BY source_key"
+            ).all()
+        return [tuple(row) for row in [*items, *link_rows]]
+
+    assert dump(fast) == dump(generic)
+    with fast.session() as session:
+        item = get_item(session, "PAY-2")
+        assert item is not None
+        assert item.created == datetime(2026, 3, 28, 23, 30, 0, 123456, tzinfo=UTC)
+        assert item.labels == ["ünïcode", 'with "quotes"', "a,b"]
+        assert item.due == date(2026, 2, 28)
+        assert item.merged is True
