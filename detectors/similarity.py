@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from detectors.text import STOP_WORDS, stem, words
 
@@ -227,7 +227,7 @@ class SimilarityIndex:
         item_list = list({item.key: item for item in items}.values())
         if not item_list:
             return
-        counts = self._count_words(item_list)
+        counts, titles = self._count_words(item_list)
         self._words_matrix = counts
         self._docs = len(item_list)
         # Two passes in row chunks: document frequencies first, then the weighted vectors;
@@ -246,10 +246,10 @@ class SimilarityIndex:
             [self._weigh(counts[chunk], self._char_counts(counts[chunk])) for chunk in chunks],
             format="csr",
         )
-        for item in item_list:
+        for item, title in zip(item_list, titles, strict=True):
             self._row_of[item.key] = len(self._rows.keys)
             self._rows.keys.append(item.key)
-            self._rows.titles.append(" ".join(content_words(item.title)))
+            self._rows.titles.append(title)
             self._rows.alive.append(True)
             self._rows.hub.append(0.0)
         self._invalidate()
@@ -263,7 +263,7 @@ class SimilarityIndex:
             return
         self.remove(item.key for item in item_list if item.key in self._row_of)
         pruned = self._pruned
-        counts = self._count_words(item_list)
+        counts, titles = self._count_words(item_list)
         char_counts = self._char_counts(counts)
         self._char_df += np.bincount(char_counts.indices, minlength=CHAR_BUCKETS).astype(np.int32)
         self._word_df += np.bincount(counts.indices, minlength=len(self._vocab)).astype(np.int32)
@@ -275,10 +275,10 @@ class SimilarityIndex:
         )
         self._matrix = sp.vstack([self._matrix, matrix], format="csr")
         start = len(self._rows.keys)
-        for offset, item in enumerate(item_list):
+        for offset, (item, title) in enumerate(zip(item_list, titles, strict=True)):
             self._row_of[item.key] = start + offset
             self._rows.keys.append(item.key)
-            self._rows.titles.append(" ".join(content_words(item.title)))
+            self._rows.titles.append(title)
             self._rows.alive.append(True)
             self._rows.hub.append(0.0)
         self._invalidate()
@@ -346,34 +346,60 @@ class SimilarityIndex:
         self._pruned = None
         self._pruned_t = None
 
-    def _count_words(self, items: Sequence[IndexedText]) -> sp.csr_matrix:
-        """Document x word counts (title words weighted), growing the vocabulary."""
-        indptr = [0]
-        indices: list[int] = []
-        data: list[float] = []
-        vocab = self._vocab
+    def _count_words(self, items: Sequence[IndexedText]) -> tuple[sp.csr_matrix, list[str]]:
+        """Document x word counts (title words weighted), growing the vocabulary; and each
+        item's title as its content words joined by spaces."""
+        # Labels, components and empty bodies repeat across items: each distinct text is
+        # normalised once.
+        memo: dict[str, list[str]] = {}
+
+        def tokens(text: str) -> list[str]:
+            found = memo.get(text)
+            if found is None:
+                found = memo[text] = content_words(text)
+            return found
+
+        flat: list[str] = []
+        group_lengths: list[int] = []
+        titles: list[str] = []
         for item in items:
-            title, rest = document_words(item)
-            bag: dict[int, float] = {}
-            for weight, group in ((float(TITLE_WEIGHT), title), (1.0, rest)):
-                for word in group:
-                    wid = vocab.get(word)
-                    if wid is None:
-                        wid = len(self._vocab_words)
-                        vocab[word] = wid
-                        self._vocab_words.append(word)
-                        self._word_grams.append(_word_ngrams(word))
-                    bag[wid] = bag.get(wid, 0.0) + weight
-            indices.extend(bag)
-            data.extend(bag.values())
-            indptr.append(len(indices))
-        if len(self._word_df) < len(vocab):
-            grown = np.zeros(len(vocab) - len(self._word_df), dtype=np.int32)
-            self._word_df = np.concatenate([self._word_df, grown])
-        return sp.csr_matrix(
-            (np.array(data, dtype=np.float32), np.array(indices, dtype=np.int32), indptr),
-            shape=(len(items), len(vocab)),
+            title = tokens(item.title)
+            titles.append(" ".join(title))
+            tags = [w for value in (*item.components, *item.labels) for w in tokens(value)]
+            rest = tags[:TITLE_WORDS] + tokens(item.body)[:BODY_WORDS]
+            flat += title[:TITLE_WORDS]
+            flat += rest
+            group_lengths += (min(len(title), TITLE_WORDS), len(rest))
+        # New words get ids in order of first occurrence, as one pass over the items would
+        # give them: a word's id is its hashed feature, so the order is part of the result.
+        vocab = self._vocab
+        for word in dict.fromkeys(flat):
+            if word not in vocab:
+                vocab[word] = len(self._vocab_words)
+                self._vocab_words.append(word)
+                self._word_grams.append(_word_ngrams(word))
+        width = len(vocab)
+        ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
+        lengths = np.array(group_lengths, dtype=np.int64).reshape(-1, 2)
+        weights = np.repeat(np.tile([float(TITLE_WEIGHT), 1.0], len(items)), lengths.ravel())
+        docs = np.repeat(np.arange(len(items), dtype=np.int64), lengths.sum(axis=1))
+        # A row's words stay in order of first occurrence (as a per-item dict of counts
+        # would keep them), so that sums over a row add up in the same order as before.
+        codes, first, inverse = np.unique(
+            docs * width + ids, return_index=True, return_inverse=True
         )
+        order = np.argsort(first)
+        codes = codes[order]
+        data = np.bincount(inverse, weights=weights, minlength=len(first))[order]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(codes // width, minlength=len(items)))])
+        if len(self._word_df) < width:
+            grown = np.zeros(width - len(self._word_df), dtype=np.int32)
+            self._word_df = np.concatenate([self._word_df, grown])
+        counts = sp.csr_matrix(
+            (data.astype(np.float32), (codes % width).astype(np.int32), indptr),
+            shape=(len(items), width),
+        )
+        return counts, titles
 
     def _gram_matrix(self, width: int) -> sp.csr_matrix:
         """Word x hashed n-gram counts for the first `width` words (built once per word)."""
@@ -433,7 +459,7 @@ class SimilarityIndex:
 
     def vectorize(self, text: IndexedText) -> sp.csr_matrix:
         """The vector of a text that is not (necessarily) in the index, with current idf."""
-        counts = self._count_words([text])
+        counts, _ = self._count_words([text])
         return self._weigh(counts, self._char_counts(counts))
 
     # -- candidates and scores ---------------------------------------------------------------
@@ -475,13 +501,16 @@ class SimilarityIndex:
             b.sum_duplicates()
             cosine[start : start + step] = np.asarray(a.multiply(b).sum(axis=1)).ravel()
         titles = self._rows.titles
-        ratio = np.fromiter(
-            (
-                fuzz.token_set_ratio(titles[i], titles[j])
-                for i, j in zip(rows_a.tolist(), rows_b.tolist(), strict=True)
+        # One batched call in C on every core, rather than a million Python-level calls.
+        ratio: NDArray[np.float32] = np.asarray(
+            process.cpdist(
+                [titles[i] for i in rows_a.tolist()],
+                [titles[j] for j in rows_b.tolist()],
+                scorer=fuzz.token_set_ratio,
+                dtype=np.float32,
+                workers=-1,
             ),
             dtype=np.float32,
-            count=len(rows_a),
         )
         return (1.0 - FUZZ_WEIGHT) * cosine + FUZZ_WEIGHT * ratio / 100.0
 
@@ -573,9 +602,10 @@ class SimilarityIndex:
         if not firsts:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
-        a = np.concatenate(firsts)
-        b = np.concatenate(seconds)
-        codes = np.unique(a * n_rows + b)
+        codes = np.concatenate(firsts) * n_rows + np.concatenate(seconds)
+        # Sorted and deduplicated as np.unique would, without its hashing pass.
+        codes.sort()
+        codes = codes[np.concatenate([[True], codes[1:] != codes[:-1]])]
         return codes // n_rows, codes % n_rows
 
     def scan(
@@ -638,13 +668,11 @@ class SimilarityIndex:
         values = np.concatenate([sims, sims])
         order = np.lexsort((-values, rows))
         rows, values = rows[order], values[order]
-        starts = np.searchsorted(rows, np.arange(n_rows))
-        ends = np.searchsorted(rows, np.arange(n_rows), side="right")
-        hub = [0.0] * n_rows
-        for row in range(n_rows):
-            top = values[starts[row] : min(ends[row], starts[row] + HUB_NEIGHBOURS)]
-            hub[row] = float(top.sum() / HUB_NEIGHBOURS) if len(top) else 0.0
-        self._rows.hub = hub
+        # Each row's rank among its partners, best first; the best HUB_NEIGHBOURS count.
+        rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
+        top = rank < HUB_NEIGHBOURS
+        sums = np.bincount(rows[top], weights=values[top], minlength=n_rows)
+        self._rows.hub = (sums / HUB_NEIGHBOURS).tolist()
 
     def exhaustive_pairs(self, min_similarity: float) -> list[tuple[str, str, float]]:
         """All pairs at or above `min_similarity` by comparing every pair (for benchmarks)."""
@@ -795,12 +823,41 @@ def _normalize_rows(matrix: sp.csr_matrix) -> None:
 
 
 def _row_major_descending(matrix: sp.csr_matrix, rows: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Positions of a CSR matrix's entries ordered by row, then by value descending."""
+    """Positions of a CSR matrix's entries ordered by row, then by value descending.
+
+    Equal values of a row keep their order in the matrix (a stable sort), so the same matrix
+    always gives the same candidates.
+    """
+    lengths = np.diff(matrix.indptr)
+    position_bits = int(lengths.max(initial=0)).bit_length()
+    row_bits = max(matrix.shape[0] - 1, 0).bit_length()
+    if matrix.data.dtype == np.float32 and row_bits + 32 + position_bits <= 63:
+        # One unsigned key per entry, (row, value descending, position in row), sorted by
+        # value alone: an unstable sort of plain integers is several times faster than a
+        # stable argsort of floats, and the position makes every key distinct, so the
+        # order is the stable one. The candidate product has ~100 million entries.
+        bits = matrix.data.view(np.uint32).astype(np.uint64)
+        # IEEE floats ordered as unsigned integers: flip all bits of negatives, set the
+        # sign bit of the rest; then invert to get descending order.
+        negative = (bits >> np.uint64(31)).astype(bool)
+        ascending = np.where(negative, ~bits & np.uint64(0xFFFFFFFF), bits | np.uint64(1 << 31))
+        position = np.arange(len(bits), dtype=np.int64) - np.repeat(matrix.indptr[:-1], lengths)
+        key = (
+            (rows.astype(np.uint64) << np.uint64(32 + position_bits))
+            | ((np.uint64(0xFFFFFFFF) - ascending) << np.uint64(position_bits))
+            | position.astype(np.uint64)
+        )
+        del bits, negative, ascending
+        key.sort()
+        sorted_rows = (key >> np.uint64(32 + position_bits)).astype(np.int64)
+        sorted_positions = (key & np.uint64((1 << position_bits) - 1)).astype(np.int64)
+        result: NDArray[np.int64] = matrix.indptr[sorted_rows].astype(np.int64) + sorted_positions
+        return result
     values = matrix.data.astype(np.float64)
     span = float(values.max(initial=0.0) - values.min(initial=0.0)) + 1.0
     # One float key instead of a two-key lexsort: rows apart by more than any value gap.
-    key = rows.astype(np.float64) * span - values
-    order: NDArray[np.int64] = np.argsort(key, kind="stable")
+    key_f = rows.astype(np.float64) * span - values
+    order: NDArray[np.int64] = np.argsort(key_f, kind="stable")
     return order
 
 
