@@ -674,13 +674,21 @@ class SimilarityIndex:
         sums = np.bincount(rows[top], weights=values[top], minlength=n_rows)
         self._rows.hub = (sums / HUB_NEIGHBOURS).tolist()
 
-    def exhaustive_pairs(self, min_similarity: float) -> list[tuple[str, str, float]]:
-        """All pairs at or above `min_similarity` by comparing every pair (for benchmarks)."""
+    def exhaustive_pairs(
+        self, min_similarity: float, *, cosine_bound: bool = True
+    ) -> list[tuple[str, str, float]]:
+        """All pairs at or above `min_similarity` by comparing every pair (for benchmarks).
+
+        With `cosine_bound`, a pair whose cosine alone cannot reach `min_similarity` (even
+        with a perfect title ratio) gets no title ratio: exact, and much cheaper. Without
+        it, every pair is scored in full: its cosine in dense blocks and its title ratio
+        from rapidfuzz's `process.cdist` over all titles, on every core.
+        """
+        if not cosine_bound:
+            return self._every_pair_scored(min_similarity)
         alive = np.flatnonzero(np.array(self._rows.alive, dtype=bool))
         matrix = self._matrix[alive]
         matrix_t = matrix.T.tocsr()
-        # A pair whose cosine is this low cannot reach min_similarity even with a perfect
-        # title ratio, so its ratio is not computed: the result is still exact.
         floor = (min_similarity - FUZZ_WEIGHT) / (1.0 - FUZZ_WEIGHT)
         found: list[tuple[str, str, float]] = []
         for start in range(0, len(alive), 1000):
@@ -696,6 +704,37 @@ class SimilarityIndex:
                 if sim >= min_similarity:
                     first, second = sorted((keys[a], keys[b]))
                     found.append((first, second, sim))
+        return found
+
+    def _every_pair_scored(self, min_similarity: float) -> list[tuple[str, str, float]]:
+        """`exhaustive_pairs` without the cosine bound: the final score of every pair."""
+        alive = np.flatnonzero(np.array(self._rows.alive, dtype=bool))
+        matrix = self._matrix[alive]
+        matrix_t = matrix.T.tocsr()
+        titles = [self._rows.titles[i] for i in alive.tolist()]
+        keys = [self._rows.keys[i] for i in alive.tolist()]
+        found: list[tuple[str, str, float]] = []
+        step = 1000
+        for start in range(0, len(alive), step):
+            # Each block of rows against itself and every later row: each pair once.
+            cosine = (matrix[start : start + step] @ matrix_t[:, start:]).toarray()
+            ratio = process.cdist(
+                titles[start : start + step],
+                titles[start:],
+                scorer=fuzz.token_set_ratio,
+                dtype=np.float32,
+                workers=-1,
+            )
+            sims = (1.0 - FUZZ_WEIGHT) * cosine.astype(np.float32) + FUZZ_WEIGHT * ratio / 100.0
+            local_rows, cols = np.nonzero(np.triu(sims >= min_similarity, k=1))
+            for a, b, sim in zip(
+                (local_rows + start).tolist(),
+                (cols + start).tolist(),
+                sims[local_rows, cols].tolist(),
+                strict=True,
+            ):
+                first, second = sorted((keys[a], keys[b]))
+                found.append((first, second, sim))
         return found
 
     # -- title evidence -------------------------------------------------------------------------
