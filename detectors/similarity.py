@@ -290,9 +290,7 @@ class SimilarityIndex:
         new_rows = np.arange(start, start + len(item_list))
         full = self._pruned_matrix()
         block = (full @ full[new_rows].T).T.tocsr()
-        block.setdiag(0, k=start)
-        block.eliminate_zeros()
-        rows, cols = _top_per_row(block, CANDIDATE_COUNT)
+        rows, cols = _top_per_row(block, CANDIDATE_COUNT, diagonal=start)
         rows += start
         alive = np.array(self._rows.alive, dtype=bool)
         rows, cols = rows[alive[cols]], cols[alive[cols]]
@@ -593,9 +591,7 @@ class SimilarityIndex:
         for start in range(0, n_rows, BLOCK_ROWS):
             block = (pruned[start : start + BLOCK_ROWS] @ pruned_t).tocsr()
             # The block's row i is the matrix's row start + i: drop each row's self-match.
-            block.setdiag(0, k=start)
-            block.eliminate_zeros()
-            rows, cols = _top_per_row(block, CANDIDATE_COUNT)
+            rows, cols = _top_per_row(block, CANDIDATE_COUNT, diagonal=start)
             rows += start
             firsts.append(np.minimum(rows, cols))
             seconds.append(np.maximum(rows, cols))
@@ -645,18 +641,24 @@ class SimilarityIndex:
             keep &= (worst <= max_mutual_rank) | (special[rows_a] & special[rows_b])
         scores = np.clip(sims - HUB_ALPHA * (hub[rows_a] + hub[rows_b]) / 2.0, 0.0, 1.0)
         keys = self._rows.keys
+        # Best verdict first already in numpy: the final sort then has little left to do
+        # but order equal scores by key (hundreds of thousands of pairs at 100,000 items).
+        chosen = np.flatnonzero(keep)
+        chosen = chosen[np.argsort(-scores[chosen], kind="stable")]
         pairs = []
         for a, b, sim, score, rank, mutual in zip(
-            rows_a[keep].tolist(),
-            rows_b[keep].tolist(),
-            sims[keep].tolist(),
-            scores[keep].tolist(),
-            best[keep].tolist(),
-            worst[keep].tolist(),
+            rows_a[chosen].tolist(),
+            rows_b[chosen].tolist(),
+            np.clip(sims[chosen], 0.0, 1.0).tolist(),
+            scores[chosen].tolist(),
+            best[chosen].tolist(),
+            worst[chosen].tolist(),
             strict=True,
         ):
-            first, second = sorted((keys[a], keys[b]))
-            pairs.append(Pair(first, second, _clip(sim), score, rank, mutual))
+            key_a, key_b = keys[a], keys[b]
+            if key_b < key_a:
+                key_a, key_b = key_b, key_a
+            pairs.append(Pair(key_a, key_b, sim, score, rank, mutual))
         pairs.sort(key=lambda p: (-p.score, p.a, p.b))
         return pairs
 
@@ -671,8 +673,11 @@ class SimilarityIndex:
         # Each row's rank among its partners, best first; the best HUB_NEIGHBOURS count.
         rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
         top = rank < HUB_NEIGHBOURS
-        sums = np.bincount(rows[top], weights=values[top], minlength=n_rows)
-        self._rows.hub = (sums / HUB_NEIGHBOURS).tolist()
+        # A row's best scores side by side, summed in float32 in rank order: the same sums
+        # as adding up each row's slice, to the last bit (a missing neighbour adds 0).
+        table = np.zeros((n_rows, HUB_NEIGHBOURS), dtype=np.float32)
+        table[rows[top], rank[top]] = values[top]
+        self._rows.hub = (table.sum(axis=1) / np.float32(HUB_NEIGHBOURS)).tolist()
 
     def exhaustive_pairs(
         self, min_similarity: float, *, cosine_bound: bool = True
@@ -862,41 +867,12 @@ def _normalize_rows(matrix: sp.csr_matrix) -> None:
 
 
 def _row_major_descending(matrix: sp.csr_matrix, rows: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Positions of a CSR matrix's entries ordered by row, then by value descending.
-
-    Equal values of a row keep their order in the matrix (a stable sort), so the same matrix
-    always gives the same candidates.
-    """
-    lengths = np.diff(matrix.indptr)
-    position_bits = int(lengths.max(initial=0)).bit_length()
-    row_bits = max(matrix.shape[0] - 1, 0).bit_length()
-    if matrix.data.dtype == np.float32 and row_bits + 32 + position_bits <= 63:
-        # One unsigned key per entry, (row, value descending, position in row), sorted by
-        # value alone: an unstable sort of plain integers is several times faster than a
-        # stable argsort of floats, and the position makes every key distinct, so the
-        # order is the stable one. The candidate product has ~100 million entries.
-        bits = matrix.data.view(np.uint32).astype(np.uint64)
-        # IEEE floats ordered as unsigned integers: flip all bits of negatives, set the
-        # sign bit of the rest; then invert to get descending order.
-        negative = (bits >> np.uint64(31)).astype(bool)
-        ascending = np.where(negative, ~bits & np.uint64(0xFFFFFFFF), bits | np.uint64(1 << 31))
-        position = np.arange(len(bits), dtype=np.int64) - np.repeat(matrix.indptr[:-1], lengths)
-        key = (
-            (rows.astype(np.uint64) << np.uint64(32 + position_bits))
-            | ((np.uint64(0xFFFFFFFF) - ascending) << np.uint64(position_bits))
-            | position.astype(np.uint64)
-        )
-        del bits, negative, ascending
-        key.sort()
-        sorted_rows = (key >> np.uint64(32 + position_bits)).astype(np.int64)
-        sorted_positions = (key & np.uint64((1 << position_bits) - 1)).astype(np.int64)
-        result: NDArray[np.int64] = matrix.indptr[sorted_rows].astype(np.int64) + sorted_positions
-        return result
+    """Positions of a CSR matrix's entries ordered by row, then by value descending."""
     values = matrix.data.astype(np.float64)
     span = float(values.max(initial=0.0) - values.min(initial=0.0)) + 1.0
     # One float key instead of a two-key lexsort: rows apart by more than any value gap.
-    key_f = rows.astype(np.float64) * span - values
-    order: NDArray[np.int64] = np.argsort(key_f, kind="stable")
+    key = rows.astype(np.float64) * span - values
+    order: NDArray[np.int64] = np.argsort(key, kind="stable")
     return order
 
 
@@ -927,13 +903,60 @@ def _prune_rows(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
     return sp.csr_matrix((matrix.data[chosen], matrix.indices[chosen], indptr), shape=matrix.shape)
 
 
-def _top_per_row(matrix: sp.csr_matrix, keep: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """(row, column) of each row's `keep` largest entries."""
+def _top_per_row(
+    matrix: sp.csr_matrix, keep: int, diagonal: int | None = None
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(row, column) of each row's `keep` largest entries, row by row, largest first.
+
+    Equal values keep their order in the row. With `diagonal`, entries at column
+    row + `diagonal` are left out first (a block's self-matches).
+    """
     lengths = np.diff(matrix.indptr)
-    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), lengths)
-    if len(rows) == 0:
-        return rows, rows
-    order = _row_major_descending(matrix, rows)
-    rank = np.arange(len(order)) - np.repeat(matrix.indptr[:-1], lengths)
-    chosen = order[rank < keep]
-    return rows[chosen], matrix.indices[chosen].astype(np.int64)
+    n_rows = matrix.shape[0]
+    if matrix.nnz == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    position_bits = int(lengths.max()).bit_length()
+    row_bits = max(n_rows - 1, 0).bit_length()
+    fast = (
+        matrix.data.dtype == np.float32
+        and row_bits + 32 + position_bits <= 64
+        and float(matrix.data.min()) > 0.0
+    )
+    if not fast:
+        if diagonal is not None:
+            matrix = matrix.copy()
+            matrix.setdiag(0, k=diagonal)
+            matrix.eliminate_zeros()
+            lengths = np.diff(matrix.indptr)
+        rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
+        order = _row_major_descending(matrix, rows)
+        rank = np.arange(len(order)) - np.repeat(matrix.indptr[:-1], lengths)
+        chosen = order[rank < keep]
+        return rows[chosen], matrix.indices[chosen].astype(np.int64)
+    # One unsigned key per entry, (row, value descending, position in row), sorted as plain
+    # integers: several times faster than a stable argsort of floats on the ~100 million
+    # entries of the candidate product, and the position keeps equal values in row order.
+    # The bits of positive floats order as the floats do, so inverting them sorts descending.
+    row_shift = np.uint64(32 + position_bits)
+    position = np.arange(matrix.nnz, dtype=np.int64) - np.repeat(matrix.indptr[:-1], lengths)
+    key = np.repeat(np.arange(n_rows, dtype=np.uint64) << row_shift, lengths)
+    key |= (~matrix.data.view(np.uint32)).astype(np.uint64) << np.uint64(position_bits)
+    key |= position.view(np.uint64)
+    key.sort()
+    # Sorted, the keys are still grouped by row with the same row lengths, so `position`
+    # is now each entry's rank in its row. One more is taken for a self-match to leave out.
+    selected = position < (keep if diagonal is None else keep + 1)
+    picked, rank = key[selected], position[selected]
+    del key, position, selected
+    rows = (picked >> row_shift).astype(np.int64)
+    offsets = (picked & np.uint64((1 << position_bits) - 1)).astype(np.int64)
+    cols = matrix.indices[matrix.indptr[rows] + offsets].astype(np.int64)
+    if diagonal is None:
+        return rows, cols
+    own = cols == rows + diagonal
+    has_own = np.zeros(n_rows, dtype=bool)
+    has_own[rows[own]] = True
+    # A row whose self-match was among its best keeps the next one in its place.
+    chosen = ~own & ((rank < keep) | has_own[rows])
+    return rows[chosen], cols[chosen]
