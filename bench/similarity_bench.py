@@ -7,8 +7,9 @@ a full scan (build + candidate scan + rescoring) of 20,000 and 100,000 items; th
 20,000 through two exhaustive all-pairs runs of the same final scorer, one scoring every pair,
 one skipping the title ratio where the cosine alone cannot reach `MIN_SIMILARITY` (for each:
 time ratio to the scan, share of its pairs at or above `MIN_SIMILARITY` that the scan
-found); 1,000 new items added to 100,000; `search` latency (p50/p95) on 100,000 once warm; and the duplicates detector's whole run
-(`detect_duplicates`: index build, scan, verdict) on 100,000 items spread over 12 teams.
+found); 1,000 new items added to 100,000; `search` latency (p50/p95) on 100,000 once warm;
+and the duplicates detector's whole run (`detect_duplicates`: index build, scan, verdict) on
+100,000 items spread over 12 teams.
 `--small` divides the sizes by 10; `--detector` runs only the detector part.
 """
 
