@@ -601,7 +601,9 @@ class SimilarityIndex:
         codes = np.concatenate(firsts) * n_rows + np.concatenate(seconds)
         # Sorted and deduplicated as np.unique would, without its hashing pass.
         codes.sort()
-        codes = codes[np.concatenate([[True], codes[1:] != codes[:-1]])]
+        first_of_run = np.ones(len(codes), dtype=bool)
+        first_of_run[1:] = codes[1:] != codes[:-1]
+        codes = codes[first_of_run]
         return codes // n_rows, codes % n_rows
 
     def scan(
