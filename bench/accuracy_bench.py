@@ -1,6 +1,7 @@
 """Accuracy of `similar` and of the duplicates detector on labelled duplicate pull requests.
 
-Usage: python bench/accuracy_bench.py [DATA_DIR] [--no-demo]   (default ../shared/data/dupes)
+Usage: python bench/accuracy_bench.py [DATA_DIR] [--no-demo] [--embeddings]
+(default DATA_DIR ../shared/data/dupes)
 
 Prints recall@1/5/10 of `similar` over the labelled duplicate pairs (both directions, the
 item itself left out), precision/recall/F1 of the detector's verdict on the labelled pairs
@@ -13,6 +14,10 @@ Labelled precision hides alert volume (labelled negatives are few), so it also p
 many pairs the detector flags among all the items (flagged pairs per item), and runs
 `gapbot demo`'s pipeline on two generated organisations (seed 7 size 1, seed 11 size 2) to
 print the planted duplicates found and the false duplicate alarms (`--no-demo` skips that).
+
+`--embeddings` measures the matcher with sentence embeddings blended in
+(`detectors.duplicates.embeddings: true`; needs the optional extra gapbot[embeddings]): the
+items are embedded once into a temporary store, and the time that takes is printed.
 """
 
 from __future__ import annotations
@@ -33,7 +38,12 @@ sys.path.insert(0, str(ROOT))
 
 from config.settings import GapbotConfig  # noqa: E402
 from detectors.base import Snapshot  # noqa: E402
-from detectors.duplicates import DEFAULT_THRESHOLD, build_index, detect_duplicates  # noqa: E402
+from detectors.duplicates import (  # noqa: E402
+    DEFAULT_THRESHOLD,
+    build_index,
+    detect_duplicates,
+    indexed_text,
+)
 from store.models import WorkItem  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dupes"
@@ -124,12 +134,12 @@ def baseline_row(
     return name, recall_at(ranked, pairs), figures, threshold
 
 
-def demo_duplicates(seed: int, size: float) -> str:
+def demo_duplicates(seed: int, size: float, *, embeddings: bool = False) -> str:
     """The demo pipeline's duplicate score on one generated organisation, as a line."""
     from bot.demo import run_demo  # the sandbox pipeline, loaded only for this part
 
     with tempfile.TemporaryDirectory() as folder:
-        result = run_demo(Path(folder), seed=seed, size=size)
+        result = run_demo(Path(folder), seed=seed, size=size, embeddings=embeddings)
     entry = result.scores["duplicate"]
     return (
         f"demo seed {seed} size {size:g} ({result.org.item_count()} items): duplicates found "
@@ -152,8 +162,23 @@ def main() -> None:
         f"{len(pairs) - n_dup} non-duplicate labelled pairs"
     )
 
+    semantic = None
+    embeddings = "--embeddings" in sys.argv
+    if embeddings:
+        from detectors.semantic import StoredEmbeddings  # the optional extra
+        from store.db import Store
+
+        folder = tempfile.mkdtemp(prefix="gapbot-bench-")
+        semantic = StoredEmbeddings(Store(f"sqlite:///{folder}/vectors.db"))
+        started = time.perf_counter()
+        semantic.vectors([indexed_text(item) for item in items])
+        embedded = time.perf_counter() - started
+        print(
+            f"embedded {len(items):,} items in {embedded:.1f}s "
+            f"({1000 * embedded / len(items):.1f} ms per item, model load included)"
+        )
     started = time.perf_counter()
-    index = build_index(items)
+    index = build_index(items, semantic=semantic)
     built = time.perf_counter() - started
     started = time.perf_counter()
     ranked = {key: [m.key for m in index.similar(key, 10)] for key in keys}
@@ -167,7 +192,9 @@ def main() -> None:
         }
     )
     now = datetime(2026, 11, 29, tzinfo=UTC)
-    snapshot = Snapshot(items={i.key: i for i in items}, links=[], now=now, config=config)
+    snapshot = Snapshot(
+        items={i.key: i for i in items}, links=[], now=now, config=config, semantic=semantic
+    )
     started = time.perf_counter()
     gaps = detect_duplicates(snapshot)
     detected = time.perf_counter() - started
@@ -198,7 +225,7 @@ def main() -> None:
     print(f"{'method':36} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'prec':>6} {'recall':>6} {'F1':>6}")
     p, r, f = ours_verdict
     r1, r5, r10 = (ours_recall[k] for k in KS)
-    name = f"gapbot (threshold {DEFAULT_THRESHOLD})"
+    name = f"gapbot{' + embeddings' if embeddings else ''} (threshold {DEFAULT_THRESHOLD})"
     print(f"{name:36} {r1:6.3f} {r5:6.3f} {r10:6.3f} {p:6.3f} {r:6.3f} {f:6.3f}")
     for name, recall, (p, r, f), threshold in rows:
         r1, r5, r10 = (recall[k] for k in KS)
@@ -222,7 +249,7 @@ def main() -> None:
     )
     if "--no-demo" not in sys.argv:
         for seed, size in ((7, 1.0), (11, 2.0)):
-            print(demo_duplicates(seed, size))
+            print(demo_duplicates(seed, size, embeddings=embeddings))
 
 
 if __name__ == "__main__":

@@ -81,11 +81,26 @@ class Sandbox:
     """The pipeline's outcome, once `run_demo` has it (set before `keep` is called)."""
 
 
+def demo_config(org: Organisation, *, embeddings: bool = False) -> dict[str, Any]:
+    """The sandbox's config file as data; `embeddings` turns semantic matching on."""
+    config = org.config()
+    if embeddings:
+        detectors = config.setdefault("detectors", {})
+        detectors.setdefault("duplicates", {})["embeddings"] = True
+    return config
+
+
 def demo_settings(
-    org: Organisation, folder: Path, jira_url: str, github_url: str, slack_url: str
+    org: Organisation,
+    folder: Path,
+    jira_url: str,
+    github_url: str,
+    slack_url: str,
+    *,
+    embeddings: bool = False,
 ) -> Settings:
     """Settings for the sandbox: the org's config file plus an environment of its own."""
-    config = GapbotConfig.model_validate(org.config())
+    config = GapbotConfig.model_validate(demo_config(org, embeddings=embeddings))
     env = Environment(
         database_url=f"sqlite:///{folder / DATABASE_FILE}",
         jira_url=jira_url,
@@ -100,11 +115,14 @@ def demo_settings(
     return Settings(config, env)
 
 
-def write_demo_config(org: Organisation, folder: Path, settings: Settings) -> Path:
+def write_demo_config(
+    org: Organisation, folder: Path, settings: Settings, *, embeddings: bool = False
+) -> Path:
     """The config file and an env file, so a person can run gapbot by hand against it."""
     path = folder / CONFIG_FILE
     header = "# Written by `gapbot demo` for its sandbox; the URLs are in demo.env.\n"
-    path.write_text(header + yaml.safe_dump(org.config(), sort_keys=False), encoding="utf-8")
+    config = demo_config(org, embeddings=embeddings)
+    path.write_text(header + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     env = settings.env
     lines = {
         "GAPBOT_CONFIG": str(path),
@@ -125,7 +143,9 @@ def write_demo_config(org: Organisation, folder: Path, settings: Settings) -> Pa
 
 
 @contextmanager
-def running_sandbox(folder: Path, *, seed: int, size: float) -> Iterator[Sandbox]:
+def running_sandbox(
+    folder: Path, *, seed: int, size: float, embeddings: bool = False
+) -> Iterator[Sandbox]:
     """Generate the organisation and serve it until the block ends."""
     folder.mkdir(parents=True, exist_ok=True)
     org = generate_org(seed=seed, size=size)
@@ -135,8 +155,10 @@ def running_sandbox(folder: Path, *, seed: int, size: float) -> Iterator[Sandbox
     slack.add_channel(org.config()["slack"]["report_channel"])
     jira, github = JiraServer(org.jira), GitHubServer(org.github)
     with jira, github, slack:
-        settings = demo_settings(org, folder, jira.url, github.url, slack.api_url)
-        write_demo_config(org, folder, settings)
+        settings = demo_settings(
+            org, folder, jira.url, github.url, slack.api_url, embeddings=embeddings
+        )
+        write_demo_config(org, folder, settings, embeddings=embeddings)
         store = Store(settings.database_url)
         try:
             yield Sandbox(org, jira, github, slack, settings, store)
@@ -164,11 +186,15 @@ def run_demo(
     progress: Progress | None = None,
     step: Callable[[str], None] | None = None,
     keep: Callable[[Sandbox], None] | None = None,
+    embeddings: bool = False,
 ) -> DemoResult:
-    """Run the pipeline on the sandbox; `keep` is called with it still running, if given."""
+    """Run the pipeline on the sandbox; `keep` is called with it still running, if given.
+
+    `embeddings` turns on semantic matching (`detectors.duplicates.embeddings`).
+    """
     say = step or (lambda _message: None)
     timings: dict[str, float] = {}
-    with running_sandbox(folder, seed=seed, size=size) as sandbox:
+    with running_sandbox(folder, seed=seed, size=size, embeddings=embeddings) as sandbox:
         org, settings, store = sandbox.org, sandbox.settings, sandbox.store
         say(f"generated {org.item_count()} tickets, issues and pull requests of 5 teams")
         started = time.perf_counter()

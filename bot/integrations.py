@@ -28,7 +28,7 @@ from store.db import Store
 from store.models import WorkItem
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    from config.settings import GapbotConfig, Settings
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +58,30 @@ def _ask_for(limit: int, hidden_teams: set[str]) -> int:
 
 
 def search_items(
-    store: Store, text: str, *, limit: int, hidden_teams: set[str]
+    store: Store,
+    text: str,
+    *,
+    limit: int,
+    hidden_teams: set[str],
+    config: GapbotConfig | None = None,
 ) -> list[tuple[WorkItem, float]]:
     """Items most like `text`, best first, none of `hidden_teams`."""
-    matches = index_for(store).search(text, _ask_for(limit, hidden_teams))
+    matches = index_for(store, config).search(text, _ask_for(limit, hidden_teams))
     ranked = _items(store, matches)
     return [(i, s) for i, s in ranked if i.team not in hidden_teams][:limit]
 
 
 def similar_items(
-    store: Store, key: str, *, limit: int, hidden_teams: set[str]
+    store: Store,
+    key: str,
+    *,
+    limit: int,
+    hidden_teams: set[str],
+    config: GapbotConfig | None = None,
 ) -> list[tuple[WorkItem, float]]:
     """Items most like item `key`, best first, none of `hidden_teams` ([] if not indexed)."""
     try:
-        matches = index_for(store).similar(key, _ask_for(limit, hidden_teams))
+        matches = index_for(store, config).similar(key, _ask_for(limit, hidden_teams))
     except KeyError:
         return []
     ranked = _items(store, matches)

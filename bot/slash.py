@@ -321,7 +321,7 @@ class SlashCommands:
             return notice(f"Say what to look for: `{escape(self.command)} search okta sso login`")
         hidden = self.rules.hidden_teams(audience)
         results = integrations.search_items(
-            self.store, text, limit=SEARCH_LIMIT, hidden_teams=hidden
+            self.store, text, limit=SEARCH_LIMIT, hidden_teams=hidden, config=self.config
         )
         return item_results(
             f"Items like “{cut(text, 80)}”",
@@ -345,7 +345,7 @@ class SlashCommands:
             return notice(f"No item {escape(key)} here.")
         hidden = self.rules.hidden_teams(audience)
         results = integrations.similar_items(
-            self.store, key, limit=SEARCH_LIMIT, hidden_teams=hidden
+            self.store, key, limit=SEARCH_LIMIT, hidden_teams=hidden, config=self.config
         )
         return item_results(
             f"Items like {key}", results, empty_text=f"Nothing resembles {escape(key)}."

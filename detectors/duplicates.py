@@ -46,7 +46,7 @@ from difflib import SequenceMatcher
 from rapidfuzz import fuzz
 
 from detectors.base import DetectedGap, Severity, Snapshot
-from detectors.similarity import IndexedText, Pair, SimilarityIndex, TitleIdf
+from detectors.similarity import IndexedText, Pair, SemanticVectors, SimilarityIndex, TitleIdf
 from detectors.text import plain_title, title_fingerprint
 from store.models import Link, WorkItem
 
@@ -87,15 +87,18 @@ def indexed_text(item: WorkItem) -> IndexedText:
     )
 
 
-def build_index(items: Iterable[WorkItem], *, scan: bool = True) -> SimilarityIndex:
+def build_index(
+    items: Iterable[WorkItem], *, scan: bool = True, semantic: SemanticVectors | None = None
+) -> SimilarityIndex:
     """A similarity index over `items` (items gone from their source are left out).
 
     Args:
         items: the work items.
         scan: compute every item's hubness now (needed before `similar` and `search`);
             False when the caller runs `scan` itself, which computes it first.
+        semantic: the items' sentence-embedding vectors, blended into the score.
     """
-    index = SimilarityIndex()
+    index = SimilarityIndex(semantic)
     index.build((indexed_text(item) for item in items if not item.gone), scan=scan)
     return index
 
@@ -219,7 +222,7 @@ def detect_duplicates(snapshot: Snapshot) -> list[DetectedGap]:
     items = {key: item for key, item in snapshot.items.items() if not item.gone}
     if len(items) < 2:
         return []
-    index = build_index(items.values(), scan=False)
+    index = build_index(items.values(), scan=False, semantic=snapshot.semantic)
     linked = _linked_pairs(snapshot.links, items)
     recent = snapshot.now - timedelta(days=settings.recent_done_days)
     gaps: list[DetectedGap] = []

@@ -37,7 +37,14 @@ from typing import Any, TypeVar
 from sqlalchemy import func, or_, select
 from sqlmodel import col
 
-from detectors.similarity import QUERY_CANDIDATES, IndexedText, Match, SimilarityIndex
+from config.settings import GapbotConfig
+from detectors.similarity import (
+    QUERY_CANDIDATES,
+    IndexedText,
+    Match,
+    SemanticVectors,
+    SimilarityIndex,
+)
 from store.db import Store
 from store.models import WorkItem
 
@@ -87,9 +94,10 @@ def _by_similarity(matches: list[Match], limit: int) -> list[Match]:
 class StoreIndex:
     """One store's similarity index, refreshed from the store before each use."""
 
-    def __init__(self, store: Store) -> None:
-        """An index over `store` (built on first use)."""
+    def __init__(self, store: Store, semantic: SemanticVectors | None = None) -> None:
+        """An index over `store` (built on first use), with embedding vectors if given."""
         self._store = weakref.ref(store)
+        self._semantic = semantic
         self._lock = threading.Lock()
         self._index: SimilarityIndex | None = None
         self._versions: dict[str, Version] = {}
@@ -155,7 +163,7 @@ class StoreIndex:
         for row in self._rows(query):
             texts.append(_text(row))
             versions[row.key] = (row.synced_at, row.updated)
-        index = SimilarityIndex()
+        index = SimilarityIndex(self._semantic)
         index.build(texts, scan=False)
         self._index = index
         self._versions = versions
@@ -238,22 +246,31 @@ _CACHE: weakref.WeakKeyDictionary[Store, StoreIndex] = weakref.WeakKeyDictionary
 _CACHE_LOCK = threading.Lock()
 
 
-def index_for(store: Store) -> StoreIndex:
-    """This process's index of `store` (one per Store object, built on first use)."""
+def index_for(store: Store, config: GapbotConfig | None = None) -> StoreIndex:
+    """This process's index of `store` (one per Store object, built on first use).
+
+    With `config`, the index blends in embedding vectors when the config asks for them
+    (`detectors.duplicates.embeddings`); the first call for a store decides.
+    """
     with _CACHE_LOCK:
         found = _CACHE.get(store)
         if found is None:
-            found = StoreIndex(store)
+            semantic = None
+            if config is not None and config.detectors.duplicates.embeddings:
+                from detectors.semantic import StoredEmbeddings  # noqa: PLC0415 - optional
+
+                semantic = StoredEmbeddings(store)
+            found = StoreIndex(store, semantic)
             _CACHE[store] = found
         return found
 
 
-def warm(store: Store) -> threading.Thread:
+def warm(store: Store, config: GapbotConfig | None = None) -> threading.Thread:
     """Build `store`'s index in a background thread (so the first query need not wait)."""
 
     def run() -> None:
         try:
-            index_for(store).use(len)
+            index_for(store, config).use(len)
         except Exception as exc:  # a failed warm-up only means the first query builds it
             log.warning("similarity index warm-up failed: %s: %s", type(exc).__name__, exc)
 

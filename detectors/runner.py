@@ -30,7 +30,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -395,6 +395,11 @@ def run_detection(
         started = time.perf_counter()
         with store.session() as session:
             snapshot = load_snapshot(session, config, now)
+        if config.detectors.duplicates.embeddings and any(s.id == "duplicates" for s in enabled):
+            # Imported only when configured: the optional extra may not be installed.
+            from detectors.semantic import StoredEmbeddings  # noqa: PLC0415
+
+            snapshot = replace(snapshot, semantic=StoredEmbeddings(store))
         result.items, result.links = len(snapshot.items), len(snapshot.links)
         result.load_seconds = time.perf_counter() - started
         result.runs, found = run_detectors(snapshot, enabled, debug=debug)

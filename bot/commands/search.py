@@ -16,9 +16,15 @@ from store.db import Store
 from store.models import WorkItem
 
 if TYPE_CHECKING:
+    from config.settings import GapbotConfig
     from detectors.similarity import Match
 
 DEFAULT_LIMIT = 10
+
+
+def _config(context: AppContext) -> GapbotConfig | None:
+    """The config when a config file exists (search works on an imported store without one)."""
+    return context.settings.config if context.config_path.exists() else None
 
 
 def _check_limit(limit: int) -> None:
@@ -71,7 +77,7 @@ def search_command(
     # The matcher (numpy, scipy) loads only for the commands that use it, not on every start.
     from detectors.index_cache import index_for  # noqa: PLC0415
 
-    found = index_for(store).search(text, limit)
+    found = index_for(store, _config(context)).search(text, limit)
     items = _load(store, [m.key for m in found])
     matches = [m for m in found if m.key in items]
     if as_json:
@@ -98,7 +104,7 @@ def similar_command(
         raise InputError(msg)
     from detectors.index_cache import index_for  # noqa: PLC0415 - see search_command
 
-    index = index_for(store)
+    index = index_for(store, _config(context))
     results = {key: index.similar(key, limit) for key in wanted}
     items.update(_load(store, sorted({m.key for ms in results.values() for m in ms} - set(items))))
     results = {key: [m for m in ms if m.key in items] for key, ms in results.items()}

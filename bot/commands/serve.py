@@ -84,7 +84,7 @@ def serve_command(
     client = make_client(settings)
     app = build_app(settings, store, client=client, verify_requests=http)
     # Build the similarity index now, so the first `/gaps search` does not wait for it.
-    warm_index(store)
+    warm_index(store, settings.config)
     scheduler = start_scheduler(settings, store, client)
     heartbeat = start_heartbeat()
     try:

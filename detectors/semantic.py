@@ -1,0 +1,69 @@
+"""Sentence-embedding vectors for the similarity index, kept in the store.
+
+The index asks for the vectors of the items it adds (`SemanticVectors.vectors`) and of a
+search's text (`query`). Items' vectors are read from the store by a digest of their text
+and computed only for texts not seen before (`detectors.embeddings.item_vectors`), so a
+rebuild after a restart embeds nothing and a sync embeds only what changed. The model loads
+on the first text that needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from config.settings import GapbotConfig
+from detectors.embeddings import DIMENSIONS, Embedder, embedding_text, item_vectors
+from detectors.similarity import IndexedText, SemanticVectors
+from store.db import Store
+
+log = logging.getLogger(__name__)
+
+
+class StoredEmbeddings:
+    """`SemanticVectors` read from `store`, computed and saved there when missing."""
+
+    def __init__(self, store: Store) -> None:
+        """Vectors of items in `store` (the model is loaded only when a text needs it)."""
+        self._store = store
+        self._embedder: Embedder | None = None
+
+    def _model(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = Embedder()
+        return self._embedder
+
+    def vectors(self, items: Sequence[IndexedText]) -> NDArray[np.float32]:
+        """One unit row per item, in order."""
+        if not items:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        texts = {item.key: embedding_text(item.title, item.body) for item in items}
+        found = item_vectors(self._store, texts, embedder=_Lazy(self))
+        return np.stack([found[item.key] for item in items]).astype(np.float32, copy=False)
+
+    def query(self, text: str) -> NDArray[np.float32]:
+        """The vector of a search's text (not stored: searches are not items)."""
+        vector: NDArray[np.float32] = self._model().embed([embedding_text(text, "")])[0]
+        return vector
+
+
+class _Lazy:
+    """An embedder that loads the model on its first use (most refreshes need none)."""
+
+    def __init__(self, owner: StoredEmbeddings) -> None:
+        self._owner = owner
+
+    def embed(self, texts: Sequence[str], progress: object = None) -> NDArray[np.float32]:
+        if len(texts) > 100:
+            log.info("embedding %d new item texts (about 7 ms each on two cores)", len(texts))
+        return self._owner._model().embed(texts, progress=progress)
+
+
+def semantic_for(store: Store, config: GapbotConfig | None) -> SemanticVectors | None:
+    """The store's embedding vectors when `detectors.duplicates.embeddings` is on, else None."""
+    if config is None or not config.detectors.duplicates.embeddings:
+        return None
+    return StoredEmbeddings(store)
