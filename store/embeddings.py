@@ -39,7 +39,7 @@ def save_vectors(session: Session, rows: Mapping[str, bytes]) -> None:
     """Insert digest -> vector rows; a digest already stored (by anyone) is left as it is.
 
     ON CONFLICT DO NOTHING makes two processes embedding the same text, or a re-run after a
-    kill, harmless: the same digest always means the same vector.
+    kill, harmless: a digest's vectors are interchangeable, so the first one stored stays.
     """
     if not rows:
         return
