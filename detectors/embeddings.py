@@ -105,7 +105,7 @@ def vector_from_bytes(data: bytes, digest: str = "") -> NDArray[np.float32]:
 class Embedder:
     """all-MiniLM-L6-v2 on the CPU, int8-quantised: texts in, unit vectors out.
 
-    Making one imports torch and loads the model (about a second or two); keep it for a run.
+    Making one imports torch and loads the model (5 to 8 s on 2 cores); keep it for a run.
     """
 
     def __init__(self, threads: int | None = None) -> None:
