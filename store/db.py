@@ -23,7 +23,7 @@ from config.errors import ConfigError, GapbotError
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-SCHEMA_HEAD = "0006_jobs"
+SCHEMA_HEAD = "0007_embeddings"
 """The newest migration's revision; a test keeps it equal to Alembic's head. A store already
 at it opens without loading Alembic (a third of a second saved on every command)."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Index, LargeBinary, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -241,6 +241,22 @@ class WeeklyKpi(SQLModel, table=True):
     value: float | None = Field(default=None)
 
 
+class TextEmbedding(SQLModel, table=True):
+    """A sentence embedding of one text, keyed by the digest of the model id and the text.
+
+    Content-addressed: an edited title hashes to a new digest and gets a new vector, and a new
+    model id makes every digest new, so nothing ever needs invalidating.
+    """
+
+    __tablename__ = "text_embedding"
+
+    digest: str = Field(primary_key=True, max_length=64)
+    """sha256 hex of the model id, a newline and the text (`detectors.embeddings.text_digest`)."""
+    vector: bytes = Field(sa_type=LargeBinary)
+    """float32, little-endian, one value per dimension."""
+    created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 ALL_TABLES = (
     WorkItem,
     Link,
@@ -251,4 +267,5 @@ ALL_TABLES = (
     Snapshot,
     JobRun,
     WeeklyKpi,
+    TextEmbedding,
 )
