@@ -395,7 +395,9 @@ def run_detection(
         started = time.perf_counter()
         with store.session() as session:
             snapshot = load_snapshot(session, config, now)
-        if config.detectors.duplicates.embeddings and any(s.id == "duplicates" for s in enabled):
+        if config.detectors.duplicates.embeddings and any(
+            s.setting == "duplicates" for s in enabled
+        ):
             # Imported only when configured: the optional extra may not be installed.
             from detectors.semantic import StoredEmbeddings  # noqa: PLC0415
 
