@@ -17,6 +17,12 @@ How two items are compared (the "final scorer"):
    generic "update docs") is a poor witness. Each item's `hub` is the mean score of its
    `HUB_NEIGHBOURS` nearest neighbours; rankings use `score - HUB_ALPHA * hub(other)`, the
    duplicate verdict `score - HUB_ALPHA * (hub(a) + hub(b)) / 2`.
+5. Optionally (`detectors.duplicates.embeddings`), a `SemanticVectors` source gives each item
+   a sentence embedding (`detectors.semantic`): the similarity of step 3 then becomes
+   `(1 - SEMANTIC_WEIGHT) * score + SEMANTIC_WEIGHT * cos_embedding`, before hubness, and
+   each item's nearest items by embedding are candidates too. Paraphrases that share no
+   word ("App crashes when the phone is rotated" / "Orientation change kills the Android
+   client") are found this way only.
 
 How it scales: no all-pairs product. For candidates, each vector keeps its
 `CANDIDATE_TERMS` heaviest distinctive features (those in at most `CANDIDATE_DF_SHARE` of the
@@ -88,6 +94,7 @@ QUERY_CANDIDATES = 200
 BUILD_CHUNK = 10000
 """Items vectorised at once when building (bounds peak memory)."""
 BLOCK_ROWS = 2000
+"""Rows per block of the candidate product (bounds peak memory)."""
 SEMANTIC_WEIGHT = 0.4
 """Share of the sentence-embedding cosine in the final score, when the index has semantic
 vectors (`detectors.embeddings`): measured flat between 0.2 and 0.6 on the labelled pairs."""
@@ -95,8 +102,8 @@ SEMANTIC_CANDIDATES = 20
 """Nearest neighbours by embedding added to each item's candidates in a scan..."""
 SEMANTIC_SCAN_MAX = 30000
 """...when the index holds at most this many items: the dense product grows with the square
-of the items (about 20 s at 30,000 on two cores); above it, candidates are lexical only."""
-"""Rows per block of the candidate product (bounds peak memory)."""
+of the items (15 s at 30,000 on two cores, 2.3 s at 10,000); above it, candidates are
+lexical only."""
 
 
 @dataclass(frozen=True)
