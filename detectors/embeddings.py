@@ -186,13 +186,15 @@ def item_vectors(
     progress: Progress | None = None,
     *,
     make_embedder: Callable[[], Embedder] = Embedder,
+    starting: Progress | None = None,
 ) -> dict[str, NDArray[np.float32]]:
     """A vector for every key of `texts` (key -> text), embedding only texts not stored yet.
 
     Each distinct text is embedded at most once and saved in batches of `SAVE_BATCH`, each in
     its own transaction. An Embedder is made (by `make_embedder`) only when something is
-    missing; pass one, or a factory that keeps one, to reuse it. `progress` counts the texts
-    embedded now, batch by batch.
+    missing; pass one, or a factory that keeps one, to reuse it. `starting`, if given, is
+    told how many texts are about to be embedded (only when there are any); `progress` counts
+    them off, batch by batch.
     """
     digests = {key: text_digest(text) for key, text in texts.items()}
     by_digest = {digest: texts[key] for key, digest in digests.items()}
@@ -210,6 +212,8 @@ def item_vectors(
             vectors[digest] = np.zeros(DIMENSIONS, dtype=np.float32)  # no model, no row
     if missing:
         log.info("embedding %d new texts (%d stored)", len(missing), len(stored))
+        if starting is not None:
+            starting(len(missing))
         embedder = embedder if embedder is not None else make_embedder()
         # Sorted across all of them, so each saved batch holds texts of similar length.
         missing.sort(key=lambda d: -len(by_digest[d]))

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -46,6 +46,9 @@ from detectors.snapshot import load_snapshot
 from store.db import Store
 from store.findings import DISMISSED, OPEN, RESOLVED, SNOOZED
 from store.models import Finding, FindingItem, SyncState
+
+if TYPE_CHECKING:
+    from detectors.semantic import EmbeddingProgress
 
 log = logging.getLogger(__name__)
 
@@ -373,6 +376,7 @@ def run_detection(
     *,
     debug: bool = False,
     detectors: Sequence[DetectorSpec] | None = None,
+    embedding_progress: EmbeddingProgress | None = None,
 ) -> DetectionResult:
     """Run the enabled detectors on the store and reconcile the findings.
 
@@ -382,6 +386,8 @@ def run_detection(
         now: The time to judge by (aware; a naive time is taken as UTC).
         debug: Re-raise a detector's exception instead of recording it.
         detectors: The detectors to consider; default every registered one.
+        embedding_progress: Told of the items' texts embedded for the duplicates detector
+            (with `detectors.duplicates.embeddings`; the first run embeds every item).
 
     Returns:
         What was found, opened, re-opened and resolved.
@@ -401,7 +407,8 @@ def run_detection(
             # Imported only when configured: the optional extra may not be installed.
             from detectors.semantic import StoredEmbeddings  # noqa: PLC0415
 
-            snapshot = replace(snapshot, semantic=StoredEmbeddings(store))
+            semantic = StoredEmbeddings(store, embedding_progress)
+            snapshot = replace(snapshot, semantic=semantic)
         result.items, result.links = len(snapshot.items), len(snapshot.links)
         result.load_seconds = time.perf_counter() - started
         result.runs, found = run_detectors(snapshot, enabled, debug=debug)

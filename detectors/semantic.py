@@ -10,6 +10,7 @@ on the first text that needs it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,13 +21,27 @@ from detectors.similarity import IndexedText, SemanticVectors
 from store.db import Store
 
 
+class EmbeddingProgress(Protocol):
+    """Told about embedding work as it happens (a first run embeds every item)."""
+
+    def starting(self, texts: int) -> None:
+        """`texts` texts are about to be embedded."""
+
+    def advance(self, texts: int) -> None:
+        """`texts` more are done."""
+
+
 class StoredEmbeddings:
     """`SemanticVectors` read from `store`, computed and saved there when missing."""
 
-    def __init__(self, store: Store) -> None:
-        """Vectors of items in `store` (the model is loaded only when a text needs it)."""
+    def __init__(self, store: Store, progress: EmbeddingProgress | None = None) -> None:
+        """Vectors of items in `store` (the model is loaded only when a text needs it).
+
+        `progress` hears of long work: how many texts are to be embedded, then each batch.
+        """
         self._store = store
         self._embedder: Embedder | None = None
+        self._progress = progress
 
     def _model(self) -> Embedder:
         if self._embedder is None:
@@ -38,7 +53,14 @@ class StoredEmbeddings:
         if not items:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         texts = {item.key: embedding_text(item.title, item.body) for item in items}
-        found = item_vectors(self._store, texts, make_embedder=self._model)
+        progress = self._progress
+        found = item_vectors(
+            self._store,
+            texts,
+            make_embedder=self._model,
+            starting=progress.starting if progress else None,
+            progress=progress.advance if progress else None,
+        )
         return np.stack([found[item.key] for item in items]).astype(np.float32, copy=False)
 
     def query(self, text: str) -> NDArray[np.float32]:

@@ -146,17 +146,21 @@ def _workdir(tmp_path: Path, database_url: str, *, embeddings: bool) -> dict[str
     return env
 
 
-def _duplicate_pairs(tmp_path: Path, env: dict[str, str]) -> set[tuple[str, ...]]:
+def _detect(tmp_path: Path, env: dict[str, str]) -> tuple[set[tuple[str, ...]], str]:
+    """The duplicate pairs open after `gapbot detect`, and what detect said on stderr."""
     detect = run_gapbot("detect", cwd=tmp_path, env=env, timeout=300)
     assert detect.returncode == 0, detect.stderr
     gaps = run_gapbot("gaps", "--kind", "duplicate", "--json", cwd=tmp_path, env=env)
     assert gaps.returncode == 0, gaps.stderr
-    return {tuple(sorted(i["key"] for i in g["items"])) for g in json.loads(gaps.stdout)}
+    pairs = {tuple(sorted(i["key"] for i in g["items"])) for g in json.loads(gaps.stdout)}
+    return pairs, detect.stderr
 
 
 def test_without_embeddings_the_paraphrase_is_missed(tmp_path: Path, sqlite_url: str) -> None:
     env = _workdir(tmp_path, sqlite_url, embeddings=False)
-    assert _duplicate_pairs(tmp_path, env) == {("ID-7", "PAY-1")}
+    pairs, said = _detect(tmp_path, env)
+    assert pairs == {("ID-7", "PAY-1")}
+    assert "embedding" not in said
 
 
 @needs_model
@@ -164,18 +168,23 @@ def test_embeddings_find_the_paraphrase_and_store_each_vector_once(
     tmp_path: Path, database_url: str
 ) -> None:
     env = _workdir(tmp_path, database_url, embeddings=True)
-    assert _duplicate_pairs(tmp_path, env) == {("ID-7", "PAY-1"), ("AND-4", "MOB-9")}
+    pairs, said = _detect(tmp_path, env)
+    assert pairs == {("ID-7", "PAY-1"), ("AND-4", "MOB-9")}
+    total = len(ROWS) + len(PARAPHRASES)
+    assert f"embedding {total} item texts" in said  # the first run says why it takes long
 
     store = Store(database_url)
     try:
         with store.session() as session:
             count = session.execute(select(func.count()).select_from(TextEmbedding)).scalar_one()
-        assert count == len(ROWS) + len(PARAPHRASES)
+        assert count == total
         similar = run_gapbot("similar", "MOB-9", "--limit", "1", "--json", cwd=tmp_path, env=env)
         assert similar.returncode == 0, similar.stderr
         assert [m["key"] for m in json.loads(similar.stdout)["MOB-9"]] == ["AND-4"]
         # A second run embeds nothing new: every text's vector is in the store.
-        assert ("AND-4", "MOB-9") in _duplicate_pairs(tmp_path, env)
+        pairs, said = _detect(tmp_path, env)
+        assert ("AND-4", "MOB-9") in pairs
+        assert "embedding" not in said
         with store.session() as session:
             again = session.execute(select(func.count()).select_from(TextEmbedding)).scalar_one()
         assert again == count

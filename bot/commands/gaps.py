@@ -9,16 +9,25 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as RichProgress
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot.context import AppContext
-from bot.output import info, print_json, print_table
+from bot.output import info, print_json, print_table, stderr
 from config.errors import GapbotError, InputError
 from config.settings import UNASSIGNED_TEAM
 from detectors.base import FINDING_KINDS
@@ -54,13 +63,54 @@ def summary_rows(result: DetectionResult) -> list[tuple[str, str, int, int, int]
     ]
 
 
+class _EmbeddingBar:
+    """Embedding progress as a bar on the terminal, as a line on stderr otherwise."""
+
+    def __init__(self, bar: RichProgress | None) -> None:
+        self._bar = bar
+        self._task: TaskID | None = None
+
+    def starting(self, texts: int) -> None:
+        if self._bar is None:
+            info(f"embedding {texts:,} item texts for semantic matching (stored for later runs)")
+            return
+        self._task = self._bar.add_task("embedding item texts", total=texts)
+
+    def advance(self, texts: int) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.advance(self._task, texts)
+
+
+@contextmanager
+def embedding_progress_bar() -> Iterator[_EmbeddingBar]:
+    """Progress of the embedding a first run with `duplicates.embeddings` does (minutes)."""
+    if not stderr.is_terminal:
+        yield _EmbeddingBar(None)
+        return
+    bar = RichProgress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+    )
+    with bar:
+        yield _EmbeddingBar(bar)
+
+
 def detect_command(ctx: typer.Context) -> None:
     """Run the detectors, reconcile the findings and print a summary per kind and team."""
     context: AppContext = ctx.obj
     config = context.settings.config
-    result = run_detection(
-        context.store, config, utcnow(), debug=bool(os.environ.get("GAPBOT_DEBUG"))
-    )
+    with embedding_progress_bar() as progress:
+        result = run_detection(
+            context.store,
+            config,
+            utcnow(),
+            debug=bool(os.environ.get("GAPBOT_DEBUG")),
+            embedding_progress=progress,
+        )
     print_table(
         f"{result.open_total} open gaps",
         ("kind", "team", "open", "new", "resolved"),
