@@ -15,9 +15,8 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from config.settings import GapbotConfig
 from detectors.embeddings import DIMENSIONS, Embedder, embedding_text, item_vectors
-from detectors.similarity import IndexedText, SemanticVectors
+from detectors.similarity import IndexedText
 from store.db import Store
 
 
@@ -67,10 +66,3 @@ class StoredEmbeddings:
         """The vector of a search's text (not stored: searches are not items)."""
         vector: NDArray[np.float32] = self._model().embed([embedding_text(text, "")])[0]
         return vector
-
-
-def semantic_for(store: Store, config: GapbotConfig | None) -> SemanticVectors | None:
-    """The store's embedding vectors when `detectors.duplicates.embeddings` is on, else None."""
-    if config is None or not config.detectors.duplicates.embeddings:
-        return None
-    return StoredEmbeddings(store)
