@@ -19,7 +19,15 @@ COPY detectors ./detectors
 COPY config ./config
 COPY store ./store
 COPY sandbox ./sandbox
-RUN pip install --no-cache-dir .
+# EMBEDDINGS=true adds semantic matching (README "Optional: semantic matching"), with
+# PyTorch's CPU build: PyPI's default torch would add gigabytes of CUDA libraries.
+ARG EMBEDDINGS=false
+RUN if [ "$EMBEDDINGS" = "true" ]; then \
+        pip install --no-cache-dir torch --index-url https://download.pytorch.org/whl/cpu \
+        && pip install --no-cache-dir ".[embeddings]"; \
+    else \
+        pip install --no-cache-dir .; \
+    fi
 
 USER gapbot
 VOLUME ["/data"]
