@@ -83,12 +83,15 @@ WORD_TERMS = 64
 """Heaviest word features an item's vector keeps (renormalised)."""
 CANDIDATE_TERMS = 48
 """Heaviest features of a vector kept for candidate generation."""
-CANDIDATE_COUNT = 20
+CANDIDATE_COUNT = 25
 """Candidates kept per item in a scan, before exact rescoring."""
 CANDIDATE_DF_SHARE = 0.002
 """Features in more than this share of items are not used to find candidates..."""
-CANDIDATE_MIN_DF_CAP = 100
-"""...unless they are in at most this many items."""
+CANDIDATE_MIN_DF_CAP = 300
+"""...unless they are in at most this many items. With 25 candidates from features in up to
+300 items, a scan of 20,000 items finds 99.0% of the pairs an exhaustive run finds at
+similarity 0.3 (20 from up to 100: 96.7%, 9.4 s faster at 100,000 items; 30 from up to 300:
+99.3%, 0.8 s slower at 20,000); recall on the labelled pairs is the same."""
 QUERY_CANDIDATES = 200
 """Candidates rescored for one `similar` or `search` query."""
 BUILD_CHUNK = 10000
