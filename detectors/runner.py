@@ -417,7 +417,26 @@ def run_detection(
             reconcile(session, found, result.disabled, now, result)
             record_runs(session, result.runs, now)
         result.reconcile_seconds = time.perf_counter() - started
+        if snapshot.semantic is not None:
+            _prune_vectors(snapshot, now)
     return result
+
+
+def _prune_vectors(snapshot: Snapshot, now: datetime) -> None:
+    """Drop stored embeddings of texts no item has any more: housekeeping, never fatal."""
+    from detectors.duplicates import indexed_text  # noqa: PLC0415 - with the matcher
+    from detectors.semantic import StoredEmbeddings  # noqa: PLC0415 - optional extra
+
+    semantic = snapshot.semantic
+    if not isinstance(semantic, StoredEmbeddings):
+        return
+    try:
+        pruned = semantic.prune([indexed_text(item) for item in snapshot.items.values()], now)
+    except Exception as exc:  # the run's findings are saved; the table can wait
+        log.warning("pruning stored embeddings failed: %s: %s", type(exc).__name__, exc)
+        return
+    if pruned:
+        log.info("deleted %d stored embeddings no item uses any more", pruned)
 
 
 @contextmanager

@@ -10,14 +10,26 @@ on the first text that needs it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from detectors.embeddings import DIMENSIONS, Embedder, embedding_text, item_vectors
+from detectors.embeddings import (
+    DIMENSIONS,
+    Embedder,
+    embedding_text,
+    item_vectors,
+    text_digest,
+)
 from detectors.similarity import IndexedText
 from store.db import Store
+from store.embeddings import prune_vectors
+
+PRUNE_AFTER = timedelta(days=7)
+"""A vector no item uses is deleted once it is this old: younger ones may belong to texts
+another process (a sync, the Slack app's index) stored for items this run has not seen."""
 
 
 class EmbeddingProgress(Protocol):
@@ -61,6 +73,13 @@ class StoredEmbeddings:
             progress=progress.advance if progress else None,
         )
         return np.stack([found[item.key] for item in items]).astype(np.float32, copy=False)
+
+    def prune(self, items: Sequence[IndexedText], now: datetime) -> int:
+        """Delete stored vectors of texts none of `items` has any more (edited or gone
+        items' old texts), if stored more than `PRUNE_AFTER` ago; returns how many."""
+        live = [text_digest(embedding_text(item.title, item.body)) for item in items]
+        with self._store.session() as session:
+            return prune_vectors(session, live, now - PRUNE_AFTER)
 
     def query(self, text: str) -> NDArray[np.float32]:
         """The vector of a search's text (not stored: searches are not items)."""

@@ -7,9 +7,10 @@ never goes stale: a changed text or model simply asks for a digest not stored ye
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -48,3 +49,19 @@ def save_vectors(session: Session, rows: Mapping[str, bytes]) -> None:
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = insert(_TABLE).on_conflict_do_nothing(index_elements=["digest"])
     session.execute(stmt, values)
+
+
+def prune_vectors(session: Session, keep: Collection[str], created_before: datetime) -> int:
+    """Delete vectors whose digest is not in `keep` and that were stored before
+    `created_before`; returns how many were deleted.
+
+    The age bound protects vectors another process stored moments ago for texts this caller
+    has not seen yet (a sync landing during a detection run).
+    """
+    keep_set = set(keep)
+    old = session.scalars(select(_TABLE.c.digest).where(_TABLE.c.created < created_before))
+    stale = sorted(digest for digest in old if digest not in keep_set)
+    for start in range(0, len(stale), LOOKUP_CHUNK):
+        chunk = stale[start : start + LOOKUP_CHUNK]
+        session.execute(delete(_TABLE).where(_TABLE.c.digest.in_(chunk)))
+    return len(stale)

@@ -262,3 +262,31 @@ def test_vectors_survive_a_new_store(database_url: str, embedder: Embedder) -> N
     assert counting.embedded == []
     for key in texts:
         assert np.array_equal(again[key], first[key])
+
+
+def test_prune_keeps_live_and_recent_vectors(store: Store) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from store.embeddings import prune_vectors
+    from store.models import utcnow
+
+    vector = vector_bytes(np.ones(DIMENSIONS, dtype=np.float32))
+    with store.session() as session:
+        save_vectors(session, {"live-old": vector, "dead-old": vector, "dead-new": vector})
+    month_ago = utcnow() - timedelta(days=30)
+    with store.session() as session:
+        session.execute(
+            update(TextEmbedding)
+            .where(TextEmbedding.digest.in_(["live-old", "dead-old"]))  # type: ignore[attr-defined]
+            .values(created=month_ago)
+        )
+    with store.session() as session:
+        deleted = prune_vectors(session, ["live-old"], utcnow() - timedelta(days=7))
+    assert deleted == 1
+    with store.session() as session:
+        left = stored_vectors(session, ["live-old", "dead-old", "dead-new"])
+    # The unused old vector goes; a live one stays, and so does a young unused one (another
+    # process may have just stored it for an item this caller has not seen).
+    assert sorted(left) == ["dead-new", "live-old"]

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from config.settings import embeddings_installed
 from detectors.similarity import IndexedText, SimilarityIndex
@@ -188,6 +189,24 @@ def test_embeddings_find_the_paraphrase_and_store_each_vector_once(
         with store.session() as session:
             again = session.execute(select(func.count()).select_from(TextEmbedding)).scalar_one()
         assert again == count
+
+        # An edited title is embedded anew; its old vector, once old, is deleted.
+        with store.session() as session:
+            session.execute(
+                update(TextEmbedding).values(created=datetime.now(UTC) - timedelta(days=30))
+            )
+        rows = [
+            {**row, "title": "Crash on rotation"} if row["key"] == "MOB-9" else row
+            for row in [*ROWS, *PARAPHRASES]
+        ]
+        lines = [json.dumps({**row, "source": "jira"}) for row in rows]
+        (tmp_path / "items.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        assert run_gapbot("import", "items.jsonl", cwd=tmp_path, env=env).returncode == 0
+        pairs, said = _detect(tmp_path, env)
+        assert "embedding 1 item text for" in said
+        with store.session() as session:
+            after = session.execute(select(func.count()).select_from(TextEmbedding)).scalar_one()
+        assert after == count  # one new vector, one stale vector deleted
     finally:
         store.dispose()
 

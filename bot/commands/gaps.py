@@ -72,7 +72,8 @@ class _EmbeddingBar:
 
     def starting(self, texts: int) -> None:
         if self._bar is None:
-            info(f"embedding {texts:,} item texts for semantic matching (stored for later runs)")
+            noun = "item text" if texts == 1 else "item texts"
+            info(f"embedding {texts:,} {noun} for semantic matching (stored for later runs)")
             return
         self._task = self._bar.add_task("embedding item texts", total=texts)
 
