@@ -26,7 +26,6 @@ from detectors.embeddings import (
     Embedder,
     EmbeddingsUnavailable,
     embedding_text,
-    embeddings_available,
     item_vectors,
     text_digest,
     vector_bytes,
@@ -34,18 +33,8 @@ from detectors.embeddings import (
 from store.db import Store
 from store.embeddings import save_vectors, stored_vectors
 from store.models import TextEmbedding
+from tests.embedding_support import needs_model
 
-_MODEL_MISSING = not embeddings_available()
-if _MODEL_MISSING and os.environ.get("GAPBOT_TEST_EMBEDDINGS") == "1":
-    pytest.fail(
-        "GAPBOT_TEST_EMBEDDINGS=1 but the embeddings extra is not installed: "
-        "see README, Optional: semantic matching",
-        pytrace=False,
-    )
-needs_model = pytest.mark.skipif(
-    _MODEL_MISSING,
-    reason="the embeddings extra is not installed (GAPBOT_TEST_EMBEDDINGS=1 makes this fail)",
-)
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -15,27 +15,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import pytest
 from numpy.typing import NDArray
 from sqlalchemy import func, select, update
 
-from config.settings import embeddings_installed
 from detectors.similarity import IndexedText, SimilarityIndex
 from store.db import Store
 from store.models import TextEmbedding
 from tests.cli import REPO_ROOT, run_gapbot
+from tests.embedding_support import needs_model
 from tests.similarity_corpus import ROWS
-
-if not embeddings_installed() and os.environ.get("GAPBOT_TEST_EMBEDDINGS") == "1":
-    pytest.fail(
-        "GAPBOT_TEST_EMBEDDINGS=1 but the embeddings extra is not installed: "
-        "see README, Optional: semantic matching",
-        pytrace=False,
-    )
-needs_model = pytest.mark.skipif(
-    not embeddings_installed(),
-    reason="the embeddings extra is not installed (GAPBOT_TEST_EMBEDDINGS=1 makes this fail)",
-)
 
 # Two reports of one crash in words that share nothing: only their meaning matches.
 PARAPHRASES = [
