@@ -1,6 +1,6 @@
 """Speed and memory of the similarity index on generated work items.
 
-Usage: python bench/similarity_bench.py [--small]
+Usage: python bench/similarity_bench.py [--small] [--detector] [--semantic]
 
 Each measurement runs in a fresh subprocess so its peak memory (max RSS) is its own:
 a full scan (build + candidate scan + rescoring) of 20,000 and 100,000 items; the same
@@ -10,7 +10,9 @@ time ratio to the scan, share of its pairs at or above `MIN_SIMILARITY` that the
 found); 1,000 new items added to 100,000; `search` latency (p50/p95) on 100,000 once warm;
 and the duplicates detector's whole run (`detect_duplicates`: index build, scan, verdict) on
 100,000 items spread over 12 teams.
-`--small` divides the sizes by 10; `--detector` runs only the detector part.
+`--small` divides the sizes by 10; `--detector` runs only the detector part; `--semantic`
+only times a scan with embedding vectors (random ones) against the same without, at 10,000
+items and at `SEMANTIC_SCAN_MAX`, the most that get embedding candidates.
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from detectors.similarity import IndexedText, SimilarityIndex  # noqa: E402
+from detectors.similarity import SEMANTIC_SCAN_MAX, IndexedText, SimilarityIndex  # noqa: E402
 
 MIN_SIMILARITY = 0.3
 """Pairs compared between the scan and the exhaustive run: the region the detector acts in."""
@@ -166,6 +172,34 @@ def part_scan(count: int) -> dict[str, float]:
     return {"seconds": elapsed, "peak_mb": peak_mb(), "before_mb": before, "pairs": len(pairs)}
 
 
+class RandomVectors:
+    """Embedding vectors in random directions: what the dense product costs, not what it
+    finds (`bench/accuracy_bench.py --embeddings` measures that with the real model)."""
+
+    def __init__(self, dimensions: int = 384) -> None:
+        self.rng = np.random.default_rng(SEED)
+        self.dimensions = dimensions
+
+    def vectors(self, items: Sequence[IndexedText]) -> NDArray[np.float32]:
+        return self.rng.standard_normal((len(items), self.dimensions)).astype(np.float32)
+
+    def query(self, text: str) -> NDArray[np.float32]:
+        return self.rng.standard_normal(self.dimensions).astype(np.float32)
+
+
+def part_semantic(count: int) -> dict[str, float]:
+    """The full scan of `count` items with embedding vectors, against the same without."""
+    items = generate(count)
+    seconds = {}
+    for name, semantic in (("lexical", None), ("semantic", RandomVectors())):
+        index = SimilarityIndex(semantic)
+        index.build(items, scan=False)
+        started = time.perf_counter()
+        index.scan(MIN_SIMILARITY)
+        seconds[name] = time.perf_counter() - started
+    return seconds
+
+
 def part_exhaustive(count: int) -> dict[str, float]:
     """The scan against two exhaustive all-pairs runs of the same scorer.
 
@@ -272,6 +306,7 @@ def main() -> None:
             "exhaustive": part_exhaustive,
             "incremental": part_incremental_and_search,
             "detector": part_detector,
+            "semantic": part_semantic,
         }
         print(json.dumps(parts[name](*values)))
         return
@@ -279,6 +314,14 @@ def main() -> None:
     small, large = 20000 // scale, 100000 // scale
     if "--detector" in sys.argv:
         print_detector(large)
+        return
+    if "--semantic" in sys.argv:
+        for count in (10000 // scale, SEMANTIC_SCAN_MAX // scale):
+            figures = run_part("semantic", str(count))
+            print(
+                f"scan of {count:,} items with embedding vectors: {figures['semantic']:.1f}s, "
+                f"without: {figures['lexical']:.1f}s (the index already built)"
+            )
         return
     print(f"generated items; pairs compared at similarity >= {MIN_SIMILARITY}")
     for count in (small, large):

@@ -105,8 +105,8 @@ SEMANTIC_CANDIDATES = 20
 """Nearest neighbours by embedding added to each item's candidates in a scan..."""
 SEMANTIC_SCAN_MAX = 30000
 """...when the index holds at most this many items: the dense product grows with the square
-of the items (15 s at 30,000 on two cores, 2.3 s at 10,000); above it, candidates are
-lexical only."""
+of the items (a scan of 30,000 takes 17 s longer with them on two cores, 10,000 2.6 s:
+`python bench/similarity_bench.py --semantic`); above it, candidates are lexical only."""
 
 
 @dataclass(frozen=True)
