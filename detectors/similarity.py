@@ -26,8 +26,8 @@ How two items are compared (the "final scorer"):
 
 How it scales: no all-pairs product. For candidates, each vector keeps its
 `CANDIDATE_TERMS` heaviest distinctive features (those in at most `CANDIDATE_DF_SHARE` of the
-items); a sparse product of these, in row blocks, keeps each row's best `CANDIDATE_COUNT`
-partners; only those candidates are rescored exactly. Features are hashed
+items); a sparse top-n product of these (sparse_dot_topn, on every core) keeps each row's best
+`CANDIDATE_COUNT` partners; only those candidates are rescored exactly. Features are hashed
 into a fixed space and words' n-grams are computed once per distinct word (the document x
 word matrix times a word x n-gram matrix), so building 100,000 items takes seconds.
 
@@ -39,17 +39,23 @@ idf is refreshed by `build` (a rebuild from the store at start).
 from __future__ import annotations
 
 import math
+import os
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from rapidfuzz import fuzz, process
+from sparse_dot_topn import sp_matmul_topn
 
 from detectors.text import STOP_WORDS, stem, words
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 TITLE_WEIGHT = 3
 """How many times the title's words count: a title says what the work is."""
@@ -97,7 +103,11 @@ QUERY_CANDIDATES = 200
 BUILD_CHUNK = 10000
 """Items vectorised at once when building (bounds peak memory)."""
 BLOCK_ROWS = 2000
-"""Rows per block of the candidate product (bounds peak memory)."""
+"""Rows per block of the dense embedding product (bounds peak memory)."""
+EXACT_CHUNK = 20000
+"""Candidate pairs rescored per task (bounds the memory of the rows gathered for them)."""
+MAX_THREADS = 4
+"""Most threads the products and the rescoring use (each holds a chunk's temporaries)."""
 SEMANTIC_WEIGHT = 0.4
 """Share of the sentence-embedding cosine in the final score, when the index has semantic
 vectors (`detectors.embeddings`): measured flat between 0.2 and 0.6 on the labelled pairs."""
@@ -275,17 +285,18 @@ class SimilarityIndex:
         chunks = [
             slice(start, start + BUILD_CHUNK) for start in range(0, len(item_list), BUILD_CHUNK)
         ]
-        self._char_df = np.zeros(CHAR_BUCKETS, dtype=np.int32)
-        for chunk in chunks:
-            char_counts = self._char_counts(counts[chunk])
-            self._char_df += np.bincount(char_counts.indices, minlength=CHAR_BUCKETS).astype(
-                np.int32
-            )
+        self._gram_matrix(counts.shape[1])  # once, before threads share it
+
+        def chunk_df(chunk: slice) -> NDArray[np.int64]:
+            return np.bincount(self._char_counts(counts[chunk]).indices, minlength=CHAR_BUCKETS)
+
+        self._char_df = np.sum(_map_threads(chunk_df, chunks), axis=0).astype(np.int32)
         self._word_df = np.bincount(counts.indices, minlength=len(self._vocab)).astype(np.int32)
-        self._matrix = sp.vstack(
-            [self._weigh(counts[chunk], self._char_counts(counts[chunk])) for chunk in chunks],
-            format="csr",
-        )
+
+        def chunk_vectors(chunk: slice) -> sp.csr_matrix:
+            return self._weigh(counts[chunk], self._char_counts(counts[chunk]))
+
+        self._matrix = sp.vstack(_map_threads(chunk_vectors, chunks), format="csr")
         for item, title in zip(item_list, titles, strict=True):
             self._row_of[item.key] = len(self._rows.keys)
             self._rows.keys.append(item.key)
@@ -331,10 +342,10 @@ class SimilarityIndex:
         # A new item's hubness comes from its own neighbourhood, found in one block product;
         # the others' are refreshed by the next scan or rebuild.
         new_rows = np.arange(start, start + len(item_list))
-        full = self._pruned_matrix()
-        block = (full @ full[new_rows].T).T.tocsr()
-        rows, cols = _top_per_row(block, CANDIDATE_COUNT, diagonal=start)
-        rows += start
+        _, full_t = self._prepare()
+        rows, cols = _top_partners(
+            self._pruned_matrix()[new_rows], full_t, CANDIDATE_COUNT, first_row=start
+        )
         if self._dense is not None:
             more_rows, more_cols = self._semantic_neighbours(new_rows)
             rows, cols = np.concatenate([rows, more_rows]), np.concatenate([cols, more_cols])
@@ -536,16 +547,17 @@ class SimilarityIndex:
         """The final scorer's similarity for each (row_a, row_b)."""
         if len(rows_a) == 0:
             return np.zeros(0, dtype=np.float32)
-        cosine = np.empty(len(rows_a), dtype=np.float32)
-        step = 20000
-        for start in range(0, len(rows_a), step):
-            a = self._matrix[rows_a[start : start + step]]
-            b = self._matrix[rows_b[start : start + step]]
+
+        def cosines(start: int) -> NDArray[np.float32]:
+            a = self._matrix[rows_a[start : start + EXACT_CHUNK]]
+            b = self._matrix[rows_b[start : start + EXACT_CHUNK]]
             # Canonical (sorted, unique) indices let scipy multiply row by row in O(nnz)
             # instead of through a dense accumulator as wide as the feature space.
             a.sum_duplicates()
             b.sum_duplicates()
-            cosine[start : start + step] = np.asarray(a.multiply(b).sum(axis=1)).ravel()
+            return np.asarray(a.multiply(b).sum(axis=1), dtype=np.float32).ravel()
+
+        cosine = np.concatenate(_map_threads(cosines, range(0, len(rows_a), EXACT_CHUNK)))
         titles = self._rows.titles
         # One batched call in C on every core, rather than a million Python-level calls.
         ratio: NDArray[np.float32] = np.asarray(
@@ -562,9 +574,12 @@ class SimilarityIndex:
         if self._dense is None:
             return lexical
         semantic = np.empty(len(rows_a), dtype=np.float32)
-        for start in range(0, len(rows_a), step):
-            a_rows, b_rows = rows_a[start : start + step], rows_b[start : start + step]
-            semantic[start : start + step] = np.einsum(
+        for start in range(0, len(rows_a), EXACT_CHUNK):
+            a_rows, b_rows = (
+                rows_a[start : start + EXACT_CHUNK],
+                rows_b[start : start + EXACT_CHUNK],
+            )
+            semantic[start : start + EXACT_CHUNK] = np.einsum(
                 "ij,ij->i", self._dense[a_rows], self._dense[b_rows]
             )
         return (1.0 - SEMANTIC_WEIGHT) * lexical + SEMANTIC_WEIGHT * semantic
@@ -697,13 +712,9 @@ class SimilarityIndex:
         firsts: list[NDArray[np.int64]] = []
         seconds: list[NDArray[np.int64]] = []
         n_rows = pruned.shape[0]
-        for start in range(0, n_rows, BLOCK_ROWS):
-            block = (pruned[start : start + BLOCK_ROWS] @ pruned_t).tocsr()
-            # The block's row i is the matrix's row start + i: drop each row's self-match.
-            rows, cols = _top_per_row(block, CANDIDATE_COUNT, diagonal=start)
-            rows += start
-            firsts.append(np.minimum(rows, cols))
-            seconds.append(np.maximum(rows, cols))
+        rows, cols = _top_partners(pruned, pruned_t, CANDIDATE_COUNT, first_row=0)
+        firsts.append(np.minimum(rows, cols))
+        seconds.append(np.maximum(rows, cols))
         if self._dense is not None and len(self) <= SEMANTIC_SCAN_MAX:
             live = np.flatnonzero(np.array(self._rows.alive, dtype=bool))
             rows, cols = self._semantic_neighbours(live)
@@ -1028,60 +1039,49 @@ def _prune_rows(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
     return sp.csr_matrix((matrix.data[chosen], matrix.indices[chosen], indptr), shape=matrix.shape)
 
 
-def _top_per_row(
-    matrix: sp.csr_matrix, keep: int, diagonal: int | None = None
+def _top_partners(
+    left: sp.csr_matrix, right: sp.csr_matrix, keep: int, *, first_row: int
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """(row, column) of each row's `keep` largest entries, row by row, largest first.
+    """(row, column) of each row's `keep` largest entries of `left @ right`, best first.
 
-    Equal values keep their order in the row. With `diagonal`, entries at column
-    row + `diagonal` are left out first (a block's self-matches).
+    Row i of `left` is row `first_row + i` of the index: its self-match (column
+    `first_row + i`) is left out, and the next best partner taken in its place.
     """
-    lengths = np.diff(matrix.indptr)
-    n_rows = matrix.shape[0]
-    if matrix.nnz == 0:
+    if left.nnz == 0 or right.nnz == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    position_bits = int(lengths.max()).bit_length()
-    row_bits = max(n_rows - 1, 0).bit_length()
-    fast = (
-        matrix.data.dtype == np.float32
-        and row_bits + 32 + position_bits <= 64
-        and float(matrix.data.min()) > 0.0
-    )
-    if not fast:
-        if diagonal is not None:
-            matrix = matrix.copy()
-            matrix.setdiag(0, k=diagonal)
-            matrix.eliminate_zeros()
-            lengths = np.diff(matrix.indptr)
-        rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
-        order = _row_major_descending(matrix, rows)
-        rank = np.arange(len(order)) - np.repeat(matrix.indptr[:-1], lengths)
-        chosen = order[rank < keep]
-        return rows[chosen], matrix.indices[chosen].astype(np.int64)
-    # One unsigned key per entry, (row, value descending, position in row), sorted as plain
-    # integers: several times faster than a stable argsort of floats on the ~100 million
-    # entries of the candidate product, and the position keeps equal values in row order.
-    # The bits of positive floats order as the floats do, so inverting them sorts descending.
-    row_shift = np.uint64(32 + position_bits)
-    position = np.arange(matrix.nnz, dtype=np.int64) - np.repeat(matrix.indptr[:-1], lengths)
-    key = np.repeat(np.arange(n_rows, dtype=np.uint64) << row_shift, lengths)
-    key |= (~matrix.data.view(np.uint32)).astype(np.uint64) << np.uint64(position_bits)
-    key |= position.view(np.uint64)
-    key.sort()
-    # Sorted, the keys are still grouped by row with the same row lengths, so `position`
-    # is now each entry's rank in its row. One more is taken for a self-match to leave out.
-    selected = position < (keep if diagonal is None else keep + 1)
-    picked, rank = key[selected], position[selected]
-    del key, position, selected
-    rows = (picked >> row_shift).astype(np.int64)
-    offsets = (picked & np.uint64((1 << position_bits) - 1)).astype(np.int64)
-    cols = matrix.indices[matrix.indptr[rows] + offsets].astype(np.int64)
-    if diagonal is None:
-        return rows, cols
-    own = cols == rows + diagonal
-    has_own = np.zeros(n_rows, dtype=bool)
-    has_own[rows[own]] = True
-    # A row whose self-match was among its best keeps the next one in its place.
-    chosen = ~own & ((rank < keep) | has_own[rows])
+    # sparse_dot_topn keeps only each row's best entries while multiplying, on every core:
+    # the full product of the candidate matrix has about 100 million entries at 100,000
+    # items, and sorting them took longer than the product itself.
+    product = sp_matmul_topn(left, right, top_n=keep + 1, sort=True, n_threads=_threads())
+    lengths = np.diff(product.indptr)
+    rows = np.repeat(np.arange(first_row, first_row + len(lengths), dtype=np.int64), lengths)
+    rank = np.arange(product.nnz, dtype=np.int64) - np.repeat(product.indptr[:-1], lengths)
+    cols = product.indices.astype(np.int64)
+    own = cols == rows
+    has_own = np.zeros(len(lengths), dtype=bool)
+    has_own[rows[own] - first_row] = True
+    chosen = ~own & ((rank < keep) | has_own[rows - first_row])
     return rows[chosen], cols[chosen]
+
+
+def _threads() -> int:
+    """Threads for the sparse products: the cores this process may use, up to `MAX_THREADS`."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        available = os.cpu_count() or 1
+    return max(1, min(available, MAX_THREADS))
+
+
+def _map_threads(function: Callable[[_In], _Out], arguments: Sequence[_In]) -> list[_Out]:
+    """`function` over `arguments` in threads, in order.
+
+    The work mapped here is scipy's and rapidfuzz's compiled code, which releases the GIL,
+    so threads use every core without copying the index into other processes.
+    """
+    threads = min(_threads(), len(arguments))
+    if threads <= 1:
+        return [function(argument) for argument in arguments]
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(function, arguments))
