@@ -10,12 +10,11 @@ send to the app.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
+from bot.background_server import background_waitress
 from bot.demo import DEMO_SIGNING_SECRET, Sandbox
 from config.errors import InputError
 from sandbox.slack_web import DEFAULT_USER_ID, SlackWebPage
@@ -46,8 +45,6 @@ def serving(sandbox: Sandbox, *, port: int = 0) -> Iterator[Served]:
     Raises:
         InputError: `port` is taken.
     """
-    from waitress.server import create_server  # noqa: PLC0415 - only --serve needs waitress
-
     from bot.app import EVENTS_PATH, build_app, make_wsgi_app  # noqa: PLC0415 - Bolt is slow
 
     settings = sandbox.settings
@@ -55,21 +52,18 @@ def serving(sandbox: Sandbox, *, port: int = 0) -> Iterator[Served]:
     user_name = DEMO_USER.lower().replace(" ", ".") if email else "you"
     sandbox.slack.add_user(DEFAULT_USER_ID, user_name, email or "you@acme.example", DEMO_USER)
     app = build_app(settings, sandbox.store, verify_requests=True)
-    server: Any = create_server(
-        make_wsgi_app(app), host="127.0.0.1", port=0, threads=APP_THREADS, ident="gapbot"
-    )
-    app_url = f"http://127.0.0.1:{server.effective_port}"
-    thread = threading.Thread(target=server.run, name="gapbot-demo-app", daemon=True)
-    thread.start()
-    page = SlackWebPage(
-        sandbox.slack,
-        app_url + EVENTS_PATH,
-        DEMO_SIGNING_SECRET,
-        command=settings.config.slack.command,
-        port=port,
-        user_name=user_name,
-    )
-    try:
+    with background_waitress(
+        make_wsgi_app(app), threads=APP_THREADS, name="gapbot-demo-app"
+    ) as server:
+        app_url = f"http://127.0.0.1:{server.effective_port}"
+        page = SlackWebPage(
+            sandbox.slack,
+            app_url + EVENTS_PATH,
+            DEMO_SIGNING_SECRET,
+            command=settings.config.slack.command,
+            port=port,
+            user_name=user_name,
+        )
         try:
             page.start()
         except OSError as exc:
@@ -79,6 +73,3 @@ def serving(sandbox: Sandbox, *, port: int = 0) -> Iterator[Served]:
             yield Served(page=page, app_url=app_url)
         finally:
             page.stop()
-    finally:
-        server.close()
-        thread.join(timeout=5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from urllib.parse import urlencode
 
 import requests
 
+from bot.background_server import background_waitress
 from config.settings import Environment, GapbotConfig, Settings
 from sandbox.slack_server import FakeSlack
 from store.db import Store
@@ -219,19 +219,11 @@ def event_body(event: dict[str, Any]) -> str:
 @contextmanager
 def running_app(settings: Settings, store: Store) -> Iterator[str]:
     """The real HTTP app (Bolt's WSGI adapter on waitress) on a free port; yields its URL."""
-    from waitress.server import create_server
-
     from bot.app import build_app, make_wsgi_app
 
     app = build_app(settings, store)
-    server: Any = create_server(make_wsgi_app(app), host="127.0.0.1", port=0, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
+    with background_waitress(make_wsgi_app(app), threads=8) as server:
         yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        thread.join(timeout=5)
 
 
 def post(url: str, body: str, headers: dict | None = None) -> requests.Response:
