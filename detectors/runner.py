@@ -24,12 +24,10 @@ re-raises.
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -41,6 +39,7 @@ from sqlmodel import col
 
 from config.settings import UNASSIGNED_TEAM, GapbotConfig
 from detectors.base import DetectedGap, Snapshot
+from detectors.gc_pause import collector_paused
 from detectors.registry import DetectorSpec, registry
 from detectors.snapshot import load_snapshot
 from store.db import Store
@@ -397,7 +396,7 @@ def run_detection(
     specs = list(detectors) if detectors is not None else list(registry().values())
     enabled = [spec for spec in specs if spec.enabled(config)]
     result = DetectionResult(now=now, disabled=[s.id for s in specs if not s.enabled(config)])
-    with _collector_paused():
+    with collector_paused():
         started = time.perf_counter()
         with store.session() as session:
             snapshot = load_snapshot(session, config, now)
@@ -437,20 +436,3 @@ def _prune_vectors(snapshot: Snapshot, now: datetime) -> None:
         return
     if pruned:
         log.info("deleted %d stored embeddings no item uses any more", pruned)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a run builds its many small objects.
-
-    Loading 100,000 items creates some 500,000 objects that live until the run ends, and
-    the collector would walk them again and again as they pile up (half the load's time);
-    none of them form cycles worth collecting early. It resumes, as it was, afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

@@ -38,13 +38,11 @@ idf is refreshed by `build` (a rebuild from the store at start).
 
 from __future__ import annotations
 
-import gc
 import math
 import os
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, TypeVar
 
@@ -54,6 +52,7 @@ from numpy.typing import NDArray
 from rapidfuzz import fuzz, process
 from sparse_dot_topn import sp_matmul_topn
 
+from detectors.gc_pause import collector_paused
 from detectors.text import STOP_WORDS, stem, words
 
 _In = TypeVar("_In")
@@ -419,8 +418,8 @@ class SimilarityIndex:
                 found = memo[text] = content_words(text)
             return found
 
-        # Every text's words are new lists: see `_gc_paused`.
-        with _gc_paused():
+        # Every text's words are new lists: see `collector_paused`.
+        with collector_paused():
             flat: list[str] = []
             group_lengths: list[int] = []
             titles: list[str] = []
@@ -793,7 +792,7 @@ class SimilarityIndex:
         seconds = np.where(swap, rows_a[chosen], rows_b[chosen])
         order = np.lexsort((key_rank[seconds], key_rank[firsts], -scores[chosen]))
         chosen, firsts, seconds = chosen[order], firsts[order], seconds[order]
-        with _gc_paused():
+        with collector_paused():
             return [
                 Pair(keys[a], keys[b], sim, score, rank, mutual)
                 for a, b, sim, score, rank, mutual in zip(
@@ -1086,23 +1085,6 @@ def _top_partners(
     has_own[rows[own] - first_row] = True
     chosen = ~own & ((rank < keep) | has_own[rows - first_row])
     return rows[chosen], cols[chosen]
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside the block.
-
-    Making hundreds of thousands of lists or tuples (each text's words, each pair) sets off
-    collections that walk every object the index holds, again and again: 3 to 7 s of a
-    100,000-item build and scan. Nothing made here is cyclic garbage.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _threads() -> int:
