@@ -12,7 +12,9 @@ and the duplicates detector's whole run (`detect_duplicates`: index build, scan,
 100,000 items spread over 12 teams.
 `--small` divides the sizes by 10; `--detector` runs only the detector part; `--semantic`
 only times a scan with embedding vectors (random ones) against the same without, at 10,000
-items and at `SEMANTIC_SCAN_MAX`, the most that get embedding candidates.
+items and at `SEMANTIC_SCAN_MAX`, the most that get embedding candidates; `--phases` only
+splits the 100,000-item full scan into its phases (the time of each step, wall clock; the
+n-gram steps run in threads, so theirs are summed over threads).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -95,7 +98,7 @@ _ENGLISH = [
 
 def _vocabulary(rng: random.Random, size: int) -> list[str]:
     """Made-up domain words (service names, identifiers, jargon)."""
-    words = set()
+    words: set[str] = set()
     while len(words) < size:
         word = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4)))
         if rng.random() < 0.15:
@@ -200,6 +203,39 @@ def part_semantic(count: int) -> dict[str, float]:
     return seconds
 
 
+def part_phases(count: int) -> dict[str, float]:
+    """Build + full scan of `count` items, timed step by step (seconds per step)."""
+    items = generate(count)
+    spent: dict[str, float] = {}
+    steps = {
+        "tokenise and count words": "_count_words",
+        "n-gram counts (summed over threads)": "_char_counts",
+        "weighting and pruning (summed over threads)": "_weigh",
+        "candidates": "candidate_pairs",
+        "exact rescoring": "_exact",
+        "hubness": "_refresh_hubness",
+    }
+    index = SimilarityIndex()
+    for label, name in steps.items():
+        method = getattr(index, name)
+
+        def timed(*args: object, _method: Any = method, _label: str = label) -> Any:
+            started = time.perf_counter()
+            try:
+                return _method(*args)
+            finally:
+                spent[_label] = spent.get(_label, 0.0) + time.perf_counter() - started
+
+        setattr(index, name, timed)
+    started = time.perf_counter()
+    index.build(items, scan=False)
+    spent["build in all"] = time.perf_counter() - started
+    started = time.perf_counter()
+    index.scan(MIN_SIMILARITY)
+    spent["scan in all"] = time.perf_counter() - started
+    return spent
+
+
 def part_exhaustive(count: int) -> dict[str, float]:
     """The scan against two exhaustive all-pairs runs of the same scorer.
 
@@ -301,12 +337,13 @@ def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--part":
         name, *numbers = sys.argv[2:]
         values = [int(n) for n in numbers]
-        parts = {
+        parts: dict[str, Callable[..., dict[str, float]]] = {
             "scan": part_scan,
             "exhaustive": part_exhaustive,
             "incremental": part_incremental_and_search,
             "detector": part_detector,
             "semantic": part_semantic,
+            "phases": part_phases,
         }
         print(json.dumps(parts[name](*values)))
         return
@@ -314,6 +351,10 @@ def main() -> None:
     small, large = 20000 // scale, 100000 // scale
     if "--detector" in sys.argv:
         print_detector(large)
+        return
+    if "--phases" in sys.argv:
+        for label, seconds in run_part("phases", str(large)).items():
+            print(f"{label}: {seconds:.1f}s")
         return
     if "--semantic" in sys.argv:
         for count in (10000 // scale, SEMANTIC_SCAN_MAX // scale):
