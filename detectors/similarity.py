@@ -116,8 +116,9 @@ SEMANTIC_CANDIDATES = 20
 """Nearest neighbours by embedding added to each item's candidates in a scan..."""
 SEMANTIC_SCAN_MAX = 30000
 """...when the index holds at most this many items: the dense product grows with the square
-of the items (a scan of 30,000 takes 17 s longer with them on two cores, 10,000 2.6 s:
-`python bench/similarity_bench.py --semantic`); above it, candidates are lexical only."""
+of the items (a scan of 30,000 takes 9.6 to 17 s longer with them on two cores, 10,000 1.6
+to 2.6 s: `python bench/similarity_bench.py --semantic`); above it, candidates are lexical
+only."""
 
 
 @dataclass(frozen=True)
