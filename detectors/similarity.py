@@ -52,6 +52,7 @@ from numpy.typing import NDArray
 from rapidfuzz import fuzz, process
 from sparse_dot_topn import sp_matmul_topn
 
+from detectors.allocator import map_large_blocks
 from detectors.gc_pause import collector_paused
 from detectors.text import STOP_WORDS, stem, words
 
@@ -276,6 +277,7 @@ class SimilarityIndex:
 
     def build(self, items: Iterable[IndexedText], *, scan: bool = True) -> None:
         """Index `items` from scratch (fresh idf); with `scan`, also compute hubness."""
+        map_large_blocks()  # before the first large array: see `detectors.allocator`
         self.__init__(self._semantic)  # type: ignore[misc]
         item_list = list({item.key: item for item in items}.values())
         if not item_list:
