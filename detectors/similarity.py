@@ -259,6 +259,7 @@ class SimilarityIndex:
         self._pruned: sp.csr_matrix | None = None
         self._dead = 0
         self._word_idf: NDArray[np.float32] | None = None
+        self._char_idf: NDArray[np.float32] | None = None
 
     # -- building -------------------------------------------------------------------------
 
@@ -329,6 +330,7 @@ class SimilarityIndex:
         self._char_df += np.bincount(char_counts.indices, minlength=CHAR_BUCKETS).astype(np.int32)
         self._word_df += np.bincount(counts.indices, minlength=len(self._vocab)).astype(np.int32)
         self._docs += len(item_list)
+        self._char_idf = None
         matrix = self._weigh(counts, char_counts)
         width = len(self._vocab)
         self._words_matrix = sp.vstack(
@@ -381,6 +383,7 @@ class SimilarityIndex:
         counts = self._words_matrix[gone]
         np.subtract.at(self._word_df, counts.indices, 1)
         np.subtract.at(self._char_df, self._char_counts(counts).indices, 1)
+        self._char_idf = None
         self._invalidate()
         if pruned is not None:
             _zero_rows(pruned, np.array(gone))
@@ -488,16 +491,27 @@ class SimilarityIndex:
             idf[df > MAX_DF * docs] = 0.0
         return idf
 
+    def _char_idf_now(self) -> NDArray[np.float32]:
+        """The n-gram idf, kept until the document frequencies change: it spans all
+        `CHAR_BUCKETS`, so making it for every search cost more than the search."""
+        idf = self._char_idf
+        if idf is None:
+            # Build threads may both get here: each makes the same array.
+            idf = self._char_idf = self._idf(self._char_df)
+        return idf
+
     def _weigh(self, counts: sp.csr_matrix, char_counts: sp.csr_matrix) -> sp.csr_matrix:
         """TF-IDF of both views, normalised, weighted and side by side."""
         parts = []
-        for matrix, df, weight, terms in (
-            (char_counts, self._char_df, CHAR_WEIGHT, CHAR_TERMS),
-            (counts, self._word_df, 1.0 - CHAR_WEIGHT, WORD_TERMS),
+        # The word idf is made afresh: the vocabulary (and its df) grows with every new word,
+        # a search's included, and it is small.
+        for matrix, idf, weight, terms in (
+            (char_counts, self._char_idf_now(), CHAR_WEIGHT, CHAR_TERMS),
+            (counts, self._idf(self._word_df), 1.0 - CHAR_WEIGHT, WORD_TERMS),
         ):
             tfidf = matrix.astype(np.float32, copy=True)
             tfidf.data = np.log(tfidf.data) + 1.0
-            tfidf.data *= self._idf(df)[tfidf.indices]
+            tfidf.data *= idf[tfidf.indices]
             # Each item keeps its heaviest features only, renormalised: its keywords. This
             # is what makes exact scoring about as cheap as candidate generation.
             tfidf = _prune_rows(tfidf, terms)

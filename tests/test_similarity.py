@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from detectors.duplicates import DEFAULT_THRESHOLD, build_index, indexed_text
-from detectors.similarity import IndexedText
+from detectors.similarity import IndexedText, SimilarityIndex
 from detectors.text import strip_markup, title_fingerprint, words
 from store.db import Store
 from store.items import list_items, upsert_items
@@ -87,6 +87,24 @@ def test_edited_title_moves_the_item_in_similar() -> None:
     index.remove(["DATA-8"])
     assert "DATA-8" not in [m.key for m in index.similar("DATA-5", 10)]
     assert "DATA-8" not in index
+
+
+def test_query_vectors_follow_the_document_frequencies_after_upsert_and_remove() -> None:
+    items = [indexed_text(item) for item in work_items().values()]
+    query = IndexedText(key="", title="Okta SSO login fails")
+    index = SimilarityIndex()
+    index.build(items, scan=False)
+    before = index.vectorize(query)  # the n-gram idf is made, and kept, here
+    # Many new items with the query's words make them common: their idf must fall.
+    crowd = [IndexedText(key=f"CROWD-{n}", title=f"Okta login note {n}") for n in range(40)]
+    index.upsert(crowd)
+    fresh = SimilarityIndex()
+    fresh.build(items + crowd, scan=False)
+    after = index.vectorize(query)
+    assert (after != before).nnz > 0
+    assert abs(after - fresh.vectorize(query)).max() < 1e-6
+    index.remove([item.key for item in crowd])
+    assert abs(index.vectorize(query) - before).max() < 1e-6
 
 
 def test_rebuild_from_the_store(store: Store) -> None:
