@@ -15,9 +15,9 @@ are mapped and zeroed afresh); the duplicates detector (`--detector`) at 1,328 M
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import logging
+import os
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,16 @@ _M_MMAP_THRESHOLD = -3
 """glibc's `mallopt` parameter number for the threshold (malloc.h)."""
 
 
+def glibc() -> ctypes.CDLL | None:
+    """This process's C library when it is glibc (its symbols, `mallopt` among them), else None."""
+    try:
+        # Only glibc answers this name: macOS and musl raise ValueError, Windows has no confstr.
+        os.confstr("CS_GNU_LIBC_VERSION")
+        return ctypes.CDLL(None)
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 @functools.cache
 def map_large_blocks() -> None:
     """Fix glibc's mmap threshold at `MMAP_THRESHOLD` for this process (once; no-op elsewhere).
@@ -34,13 +44,10 @@ def map_large_blocks() -> None:
     Process-wide, and meant to be: gapbot is the program, and every large array it makes
     is a temporary of the matcher's. Without glibc (macOS, Windows, musl) nothing changes.
     """
-    name = ctypes.util.find_library("c")
-    if name is None or "libc.so" not in name:
+    libc = glibc()
+    if libc is None:
         return
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):  # not glibc after all
-        return
+    mallopt = libc.mallopt
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     if mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) != 1:
